@@ -1,0 +1,161 @@
+#include "api/api.hpp"
+
+#include <openssl/crypto.h>
+
+#include <chrono>
+
+#include "common/error.hpp"
+
+namespace llmux::api {
+
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr http::Header kJson[] = {{"content-type", "application/json"}};
+
+std::string_view pathOf(std::string_view target) {
+  auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+}  // namespace
+
+Api::Api(engine::Gateway& gw, net::any_io_executor ex, size_t worker)
+    : gw_(gw), engine_(gw, std::move(ex), worker), shard_(gw.metrics.shard(worker)) {}
+
+Api::Route Api::route(std::string_view path) {
+  if (path == "/v1/chat/completions" || path == "/chat/completions") return Route::ChatCompletions;
+  if (path == "/v1/models" || path == "/models") return Route::Models;
+  if (path == "/health/liveliness" || path == "/health/liveness") return Route::Liveliness;
+  if (path == "/health/readiness") return Route::Readiness;
+  if (path == "/metrics" || path == "/metrics/") return Route::Metrics;
+  return Route::NotFound;
+}
+
+bool Api::authorized(const http::Request& req) const {
+  const std::string& key = gw_.cfg.masterKey;
+  if (key.empty()) return true;
+  std::string_view auth = req.msg[bhttp::field::authorization];
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.size() < kBearer.size() || !boost::beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
+    return false;
+  }
+  auth.remove_prefix(kBearer.size());
+  while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
+  // Constant-time comparison: the key must not leak through response timing.
+  return auth.size() == key.size() && CRYPTO_memcmp(auth.data(), key.data(), key.size()) == 0;
+}
+
+net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) {
+  engine::RequestOutcome o;
+  const uint64_t bytesBefore = out.bytesWritten();
+  const auto path = pathOf(req.msg.target());
+  const auto method = req.msg.method();
+  const Route r = route(path);
+  const bool llmRoute = r == Route::ChatCompletions || r == Route::Models;
+  const bool wantPost = r == Route::ChatCompletions;
+
+  if (r == Route::NotFound) {
+    co_await engine_.sendError(
+        out, GatewayError::notFound("Unknown route: " + std::string(path.substr(0, 200)) + "."), o);
+  } else if ((wantPost && method != bhttp::verb::post) ||
+             (!wantPost && method != bhttp::verb::get && method != bhttp::verb::head)) {
+    GatewayError e{405, "invalid_request_error",
+                   std::string("Method ") + std::string(req.msg.method_string().substr(0, 20)) +
+                       " is not allowed on " + std::string(path) + "; use " + (wantPost ? "POST" : "GET") +
+                       ".",
+                   {}, "method_not_allowed", {}};
+    const http::Header allow[] = {{"allow", wantPost ? "POST" : "GET, HEAD"}};
+    co_await engine_.sendError(out, e, o, allow);
+  } else if (llmRoute && !authorized(req)) {
+    co_await engine_.sendError(
+        out,
+        GatewayError::authentication(
+            "Authentication failed: send 'Authorization: Bearer <key>' with a valid llmux key."),
+        o);
+  } else {
+    switch (r) {
+      case Route::ChatCompletions:
+        gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
+        co_await engine_.chatCompletions(req, out, o);
+        gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      case Route::Models:
+        o.status = 200;
+        co_await out.respond(200, kJson, gw_.modelsJson);
+        break;
+      case Route::Liveliness:
+        o.status = 200;
+        co_await out.respond(200, kJson, "\"I'm alive!\"");
+        break;
+      case Route::Readiness:
+        if (gw_.draining.load(std::memory_order_relaxed)) {
+          o.status = 503;
+          co_await out.respond(503, kJson, R"({"status":"draining"})");
+        } else {
+          o.status = 200;
+          co_await out.respond(200, kJson,
+                               R"({"status":"healthy","version":")" LLMUX_VERSION R"("})");
+        }
+        break;
+      case Route::Metrics: {
+        o.status = 200;
+        static constexpr http::Header kProm[] = {{"content-type", "text/plain; version=0.0.4; charset=utf-8"}};
+        std::string text = gw_.metrics.render();
+        co_await out.respond(200, kProm, text);
+        break;
+      }
+      case Route::NotFound:
+        break;
+    }
+  }
+  record(req, out, o, out.bytesWritten() - bytesBefore);
+}
+
+void Api::record(const http::Request& req, const http::ResponseWriter& out,
+                 const engine::RequestOutcome& o, uint64_t bytesOut) {
+  const uint64_t totalUs = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - req.received).count());
+  int status = o.status;
+  if (out.clientGone() && status == 0) status = 499;
+  observability::Metrics::Observation ob;
+  ob.deployment = o.deployment;
+  ob.group = o.group;
+  ob.status = status;
+  ob.totalUs = totalUs;
+  ob.upstreamUs = o.upstreamUs;
+  ob.ttftUs = o.ttftUs;
+  ob.promptTokens = static_cast<uint64_t>(o.promptTokens > 0 ? o.promptTokens : 0);
+  ob.completionTokens = static_cast<uint64_t>(o.completionTokens > 0 ? o.completionTokens : 0);
+  observability::Metrics::record(shard_, ob);
+
+  auto& log = *gw_.accessLog;
+  if (!log.enabled()) return;
+  observability::AccessRecord a;
+  a.unixMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  a.requestId.set(req.requestId);
+  a.method.set(req.msg.method_string());
+  a.path.set(pathOf(req.msg.target()));
+  a.status = status;
+  if (o.deployment >= 0) {
+    const auto& d = gw_.deployments[static_cast<size_t>(o.deployment)];
+    a.modelGroup.set(d.cfg->modelName);
+    a.deployment.set(d.cfg->id);
+  }
+  a.errorType.set(o.errorType);
+  a.stream = o.stream;
+  a.totalUs = totalUs;
+  a.upstreamUs = o.upstreamUs;
+  a.ttftUs = o.ttftUs;
+  a.overheadUs = o.upstreamUs ? (totalUs > o.upstreamUs ? totalUs - o.upstreamUs : 0) : totalUs;
+  a.promptTokens = ob.promptTokens;
+  a.completionTokens = ob.completionTokens;
+  a.bytesIn = req.bytesIn;
+  a.bytesOut = bytesOut;
+  log.push(req.worker, a);
+}
+
+}  // namespace llmux::api

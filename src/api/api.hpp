@@ -1,0 +1,30 @@
+#pragma once
+// OpenAI-compatible HTTP API: routes, master-key auth, health, models, metrics; per request it
+// records one metrics observation and one access-log record.
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+
+#include "engine/engine.hpp"
+#include "engine/gateway.hpp"
+#include "http/handler.hpp"
+
+namespace llmux::api {
+
+class Api final : public http::Handler {
+ public:
+  Api(engine::Gateway& gw, boost::asio::any_io_executor ex, size_t worker);
+  boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& out) override;
+
+ private:
+  enum class Route { ChatCompletions, Models, Liveliness, Readiness, Metrics, NotFound };
+  static Route route(std::string_view path);
+  [[nodiscard]] bool authorized(const http::Request& req) const;
+  void record(const http::Request& req, const http::ResponseWriter& out,
+              const engine::RequestOutcome& o, uint64_t bytesOut);
+
+  engine::Gateway& gw_;
+  engine::Engine engine_;
+  observability::Shard& shard_;
+};
+
+}  // namespace llmux::api

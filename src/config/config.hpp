@@ -1,0 +1,105 @@
+#pragma once
+// Typed, validated configuration loaded from a LiteLLM-style config.yaml (see docs/config.md).
+// Loading happens once at startup (exceptions are allowed there); the result is immutable and
+// shared read-only by every I/O thread.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace llmux::config {
+
+// One model_list[] entry: a deployment serving the model group `modelName`.
+struct Deployment {
+  std::string modelName;  // model_name: the group clients ask for
+  std::string id;         // model_info.id if given, else "<model_name>/<index>"
+  // Text before the first '/' of litellm_params.model ("openai", "mock", ...); "openai" if none.
+  std::string provider;
+  std::string upstreamModel;  // text after the first '/' (sent upstream as "model")
+  std::string apiBase;        // api_base; empty = provider default
+  std::string apiKey;         // api_key (os.environ/ resolved); empty = provider default env var
+  std::string apiVersion;     // api_version
+  std::optional<double> timeoutSeconds;        // timeout: whole non-streaming call
+  std::optional<double> streamTimeoutSeconds;  // stream_timeout: time to first chunk of a stream
+  int maxRetries = 0;                          // max_retries
+  std::optional<int64_t> rpm;
+  std::optional<int64_t> tpm;
+  double weight = 1.0;
+  int order = 0;                                                  // 0 = unset
+  std::vector<std::pair<std::string, std::string>> extraHeaders;  // extra_headers, in file order
+  std::optional<std::string> mockResponse;                        // mock_response
+  // Built-in mock provider tuning (llmux extensions inside litellm_params):
+  int64_t mockLatencyMs = 0;     // mock_latency_ms: delay before the response (or first chunk)
+  int64_t mockChunkDelayMs = 0;  // mock_chunk_delay_ms: delay between stream chunks
+  // model_info kept as flat string pairs for /v1/models and later issues.
+  std::map<std::string, std::string> modelInfo;
+};
+
+// llmux_settings: (llmux's own block; LiteLLM ignores unknown top-level keys) plus the LiteLLM
+// general_settings keys that map onto server limits.
+struct ServerSettings {
+  std::string host = "0.0.0.0";
+  uint16_t port = 4000;
+  int workers = 0;  // 0 = one per core
+  // general_settings.max_request_size_mb or llmux_settings.max_body_bytes (which wins).
+  uint64_t maxBodyBytes = 32ull << 20;
+  uint32_t maxHeaderBytes = 16u << 10;             // llmux_settings.max_header_bytes
+  std::chrono::milliseconds headerTimeout{10000};  // llmux_settings.header_timeout_ms
+  std::chrono::milliseconds bodyTimeout{30000};    // llmux_settings.body_timeout_ms
+  std::chrono::milliseconds idleTimeout{60000};    // llmux_settings.idle_timeout_ms (keep-alive)
+  std::chrono::milliseconds shutdownGrace{30000};  // llmux_settings.shutdown_grace_ms
+  std::chrono::milliseconds connectTimeout{5000};  // llmux_settings.connect_timeout_ms
+  // litellm_settings.request_timeout (s) or llmux_settings.request_timeout_ms (which wins).
+  std::chrono::milliseconds defaultTimeout{600000};
+  std::chrono::milliseconds streamIdleTimeout{120000};  // llmux_settings.stream_idle_timeout_ms
+  std::string accessLog = "-";    // llmux_settings.access_log: "-" stdout, "" off, else a file path
+  std::string logLevel = "info";  // llmux_settings.log_level
+};
+
+struct Warning {
+  std::string path;  // YAML path, e.g. "router_settings.routing_strategy"
+  int line = 0;      // 1-based; 0 if unknown
+  std::string message;
+  [[nodiscard]] std::string format(const std::string& file) const;  // same shape as Problem::format
+};
+
+struct Config {
+  std::vector<Deployment> deployments;  // in file order
+  std::string masterKey;                // general_settings.master_key (empty = no auth)
+  ServerSettings server;
+  // One per accepted-but-unimplemented key, per unset os.environ/ variable, and for an empty
+  // model_list; sorted by line.
+  std::vector<Warning> warnings;
+  // Distinct model_name values in file order (the model groups of /v1/models).
+  [[nodiscard]] std::vector<std::string> modelGroups() const;
+};
+
+struct Problem {
+  std::string path;  // YAML path, e.g. "model_list[2].litellm_params.timeout"
+  int line = 0;      // 1-based line in the file; 0 if unknown
+  std::string message;
+  [[nodiscard]] std::string format(const std::string& file) const;  // "file:line: path: message"
+};
+
+struct LoadResult {
+  std::optional<Config> config;   // set when there are no problems
+  std::vector<Problem> problems;  // every problem found (not only the first)
+};
+
+struct LoadOptions {
+  // false: environment_variables are only visible to os.environ/ references of this load and the
+  // process environment is left untouched (fuzzing, tests).
+  bool exportEnvironment = true;
+};
+
+// Parses YAML text. `environment_variables` entries are exported with setenv() before
+// `os.environ/VAR` references are resolved (LiteLLM's order). Never throws.
+LoadResult loadConfigText(const std::string& yamlText);
+LoadResult loadConfigText(const std::string& yamlText, const LoadOptions& options);
+LoadResult loadConfigFile(const std::string& path);
+LoadResult loadConfigFile(const std::string& path, const LoadOptions& options);
+
+}  // namespace llmux::config

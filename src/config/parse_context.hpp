@@ -1,0 +1,90 @@
+#pragma once
+// Internal to the config module: the state of one load (problems, warnings, the environment
+// overlay) and typed readers for YAML values that report problems with their YAML path and line.
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace llmux::config::detail {
+
+inline constexpr const char* kNotImplemented = "accepted but not implemented yet";
+
+// One key/value pair of a YAML mapping.
+struct Entry {
+  std::string key;
+  YAML::Node value;
+  std::string path;  // YAML path of the value, e.g. "model_list[0].litellm_params.rpm"
+  int line = 0;      // 1-based line of the key
+};
+
+// 1-based line of a node; 0 when yaml-cpp has no position for it.
+int lineOf(const YAML::Node& node);
+
+// Short description of a value for messages: 'abc', "a sequence", "a mapping".
+std::string describe(const YAML::Node& node);
+
+class ParseContext {
+ public:
+  explicit ParseContext(const LoadOptions& options) : options_(options) {}
+
+  void addProblem(std::string path, int line, std::string message);
+  void addWarning(std::string path, int line, std::string message);
+  void notImplemented(const Entry& entry) { addWarning(entry.path, entry.line, kNotImplemented); }
+
+  [[nodiscard]] bool hasProblems() const { return !problems_.empty(); }
+  std::vector<Problem> takeProblems() { return std::move(problems_); }
+  std::vector<Warning> takeWarnings() { return std::move(warnings_); }
+
+  // The pairs of `map` in file order, then those brought in by "<<" merge keys. strict: duplicate
+  // or non-string keys are problems (the values are used); otherwise such keys are skipped
+  // (pass-through sections).
+  std::vector<Entry> entries(const YAML::Node& map, const std::string& path, bool strict = true);
+
+  // Reports a problem unless `entry.value` is a mapping (or null, which reads as empty).
+  bool expectMapOrNull(const Entry& entry);
+
+  // Typed readers: nullopt when the value is null (absent) or invalid (a problem is recorded).
+  // Strings go through os.environ/ resolution; numbers may be given as clean numeric strings.
+  std::optional<std::string> readString(const Entry& entry, bool unsetVarIsProblem = false);
+  std::optional<int64_t> readInteger(const Entry& entry, int64_t min, int64_t max);
+  // A finite number in [min, max]; `minExclusive` makes the lower bound strict.
+  std::optional<double> readNumber(const Entry& entry, double min, double max,
+                                   bool minExclusive = false);
+  // YAML 1.1 booleans (what LiteLLM's PyYAML accepts) when written plain; quoted text is a string.
+  static std::optional<bool> plainBool(const YAML::Node& node);
+
+  // Exports (or only records, see LoadOptions) one environment_variables entry.
+  void setVariable(const std::string& name, const std::string& value);
+
+ private:
+  // Replaces an "os.environ/VAR" reference by the variable's value.
+  std::string resolve(const std::string& text, const Entry& entry, bool unsetVarIsProblem);
+  std::optional<std::string> lookup(const std::string& name) const;
+  std::optional<std::string> scalarText(const Entry& entry, const char* expected);
+  std::vector<Entry> entries(const YAML::Node& map, const std::string& path, bool strict,
+                             int mergeDepth);
+  void mergeInto(const Entry& merge, const std::string& path, bool strict, int depth,
+                 std::vector<Entry>& out, std::map<std::string, int>& seen);
+
+  LoadOptions options_;
+  std::map<std::string, std::string> overlay_;  // environment_variables of this load
+  std::vector<Problem> problems_;
+  std::vector<Warning> warnings_;
+  int64_t mergeBudget_ = 100000;  // mapping entries "<<" may still pull in during this load
+};
+
+// Section parsers (one per top-level key); each records its problems in the context.
+void parseEnvironmentVariables(ParseContext& ctx, const Entry& section);
+void parseModelList(ParseContext& ctx, const Entry* section, Config& config);
+void parseGeneralSettings(ParseContext& ctx, const Entry& section, Config& config);
+void parseLitellmSettings(ParseContext& ctx, const Entry& section, Config& config);
+void parseRouterSettings(ParseContext& ctx, const Entry& section);
+void parseLlmuxSettings(ParseContext& ctx, const Entry& section, Config& config);
+
+}  // namespace llmux::config::detail

@@ -1,0 +1,420 @@
+#include "engine/engine.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <ctime>
+#include <fmt/format.h>
+
+#include "providers/mock/mock.hpp"
+#include "providers/openai/openai.hpp"
+
+namespace llmux::engine {
+
+namespace net = boost::asio;
+namespace openai = providers::openai;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr size_t kMaxUpstreamErrorBody = 1 << 20;
+constexpr size_t kMaxUpstreamBody = 64u << 20;
+constexpr auto kTok = net::as_tuple(net::use_awaitable);
+
+uint64_t usSince(Clock::time_point t0) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+}
+
+struct AbortExchange final : http::ResponseWriter::Abortable {
+  explicit AbortExchange(upstream::Exchange& e) : ex(e) {}
+  void abortNow() override { ex.abort(); }
+  upstream::Exchange& ex;
+};
+
+struct AbortTimer final : http::ResponseWriter::Abortable {
+  explicit AbortTimer(net::steady_timer& t) : timer(t) {}
+  void abortNow() override { timer.cancel(); }
+  net::steady_timer& timer;
+};
+
+// Stops watching the client on every exit path, before the Abortable it points to goes away.
+struct WatchGuard {
+  WatchGuard(http::ResponseWriter& o, http::ResponseWriter::Abortable* a) : out(o) { out.watchClient(a); }
+  ~WatchGuard() { out.unwatchClient(); }
+  WatchGuard(const WatchGuard&) = delete;
+  WatchGuard& operator=(const WatchGuard&) = delete;
+  http::ResponseWriter& out;
+};
+
+// Small fixed list of response headers (no allocation).
+struct Headers {
+  std::array<http::Header, 8> items{};
+  size_t n = 0;
+  void add(std::string_view k, std::string_view v) {
+    if (n < items.size()) items[n++] = {k, v};
+  }
+  [[nodiscard]] std::span<const http::Header> span() const { return {items.data(), n}; }
+};
+
+GatewayError failureError(upstream::Failure f, const DeploymentRt& d, const upstream::Exchange& ex,
+                          bool stream) {
+  using upstream::Failure;
+  switch (f) {
+    case Failure::Timeout: {
+      auto ms = stream ? d.streamTimeout.count() : d.timeout.count();
+      return GatewayError::gatewayTimeout(fmt::format(
+          "Upstream {} for deployment '{}' did not answer within {} ms.", d.target.origin, d.cfg->id, ms));
+    }
+    case Failure::Connect:
+      return GatewayError::badGateway(
+          fmt::format("Could not connect to upstream for deployment '{}': {}.", d.cfg->id, ex.errorDetail()),
+          "upstream_connect_failed");
+    case Failure::Protocol:
+      return GatewayError::badGateway(
+          fmt::format("Upstream for deployment '{}' sent an invalid HTTP response: {}.", d.cfg->id,
+                      ex.errorDetail()),
+          "upstream_protocol_error");
+    default:
+      return GatewayError::badGateway(
+          fmt::format("Upstream connection for deployment '{}' failed: {}.", d.cfg->id, ex.errorDetail()),
+          "upstream_connection_reset");
+  }
+}
+
+std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
+  if (auto ms = ex.header("retry-after-ms"); !ms.empty()) {
+    if (auto v = openai::parseRetryAfterMs(ms)) return v;
+  }
+  if (auto ra = ex.header("retry-after"); !ra.empty()) {
+    return openai::parseRetryAfter(ra, static_cast<int64_t>(std::time(nullptr)));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Engine::Engine(Gateway& gw, net::any_io_executor ex, size_t worker)
+    : gw_(gw), ex_(ex), worker_(worker), client_(ex, gw.tls), rr_(gw.groups.size(), 0) {
+  upHead_.reserve(1024);
+  outBuf_.reserve(16 * 1024);
+}
+
+const DeploymentRt& Engine::pick(const ModelGroup& g) {
+  size_t gi = static_cast<size_t>(&g - gw_.groups.data());
+  uint32_t i = rr_[gi]++;
+  return gw_.deployments[g.deployments[i % g.deployments.size()]];
+}
+
+net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayError& err,
+                                       RequestOutcome& outcome, std::span<const http::Header> extra) {
+  outcome.status = err.status;
+  errType_ = err.type;
+  outcome.errorType = errType_;
+  errJson_ = err.toJson();
+  Headers h;
+  h.add("content-type", "application/json");
+  for (const auto& x : extra) h.add(x.first, x.second);
+  char ra[24];
+  if (err.retryAfterSeconds) {
+    auto r = std::to_chars(ra, ra + sizeof ra, *err.retryAfterSeconds);
+    h.add("retry-after", std::string_view(ra, static_cast<size_t>(r.ptr - ra)));
+  }
+  co_await out.respond(err.status, h.span(), errJson_);
+}
+
+net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseWriter& out,
+                                             RequestOutcome& outcome) {
+  auto parsed = types::parseChatRequest(req.msg.body());
+  if (auto* e = std::get_if<GatewayError>(&parsed)) {
+    co_await sendError(out, *e, outcome);
+    co_return;
+  }
+  const auto& chat = std::get<types::ChatRequest>(parsed);
+  outcome.stream = chat.stream;
+  const ModelGroup* g = gw_.findGroup(chat.model);
+  if (g == nullptr) {
+    auto e = GatewayError::notFound(
+        fmt::format("Model '{}' not found. Available models: {}.", chat.model.substr(0, 200),
+                    gw_.availableModels),
+        "model_not_found");
+    e.param = "model";
+    co_await sendError(out, e, outcome);
+    co_return;
+  }
+  const DeploymentRt& d = pick(*g);
+  outcome.group = static_cast<int>(d.group);
+  outcome.deployment = static_cast<int>(d.index);
+  switch (d.kind) {
+    case ProviderKind::Mock:
+      co_await runMock(req, chat, d, out, outcome);
+      break;
+    case ProviderKind::OpenAI:
+      co_await runOpenAI(req, chat, d, out, outcome);
+      break;
+    case ProviderKind::Unsupported: {
+      const http::Header hs[] = {{"x-llmux-model-group", g->name}, {"x-llmux-deployment", d.cfg->id}};
+      co_await sendError(out,
+                         GatewayError::invalidRequest(
+                             fmt::format("Deployment '{}' uses provider '{}', which this build of llmux "
+                                         "does not support yet.",
+                                         d.cfg->id, d.cfg->provider),
+                             "model", "unsupported_provider"),
+                         outcome, hs);
+      break;
+    }
+  }
+}
+
+net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatRequest& chat,
+                                     const DeploymentRt& d, http::ResponseWriter& out,
+                                     RequestOutcome& outcome) {
+  const auto& cfg = *d.cfg;
+  auto reply = providers::mock::makeReply(chat, cfg.mockResponse, req.msg.body().size());
+  outcome.promptTokens = reply.promptTokens;
+  outcome.completionTokens = reply.completionTokens;
+  net::steady_timer timer(ex_);
+  AbortTimer abort(timer);
+  WatchGuard watch(out, &abort);
+  if (cfg.mockLatencyMs > 0) {
+    timer.expires_after(std::chrono::milliseconds(cfg.mockLatencyMs));
+    co_await timer.async_wait(kTok);
+    if (out.clientGone()) {
+      outcome.status = 499;
+      outcome.errorType = "client_closed_request";
+      co_return;
+    }
+  }
+  std::string id = "chatcmpl-" + std::string(req.requestId);
+  auto created = static_cast<int64_t>(std::time(nullptr));
+  Headers h;
+  h.add("x-llmux-model-group", cfg.modelName);
+  h.add("x-llmux-deployment", cfg.id);
+  outcome.status = 200;
+  if (!chat.stream) {
+    h.add("content-type", "application/json");
+    respBody_ = providers::mock::completionBody(reply, chat.model, id, created);
+    co_await out.respond(200, h.span(), respBody_);
+    co_return;
+  }
+  h.add("content-type", "text/event-stream");
+  h.add("cache-control", "no-cache");
+  h.add("x-accel-buffering", "no");
+  auto events = providers::mock::streamEvents(reply, chat.model, id, created, chat.includeUsage);
+  if (!co_await out.beginStream(200, h.span())) co_return;
+  if (cfg.mockChunkDelayMs <= 0) {
+    outBuf_.clear();
+    for (const auto& e : events) outBuf_ += e;
+    outcome.ttftUs = usSince(req.received);
+    co_await out.writeChunk(outBuf_);
+  } else {
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (i > 0) {
+        timer.expires_after(std::chrono::milliseconds(cfg.mockChunkDelayMs));
+        co_await timer.async_wait(kTok);
+        if (out.clientGone()) co_return;
+      }
+      if (i == 0) outcome.ttftUs = usSince(req.received);
+      if (!co_await out.writeChunk(events[i])) co_return;
+    }
+  }
+  co_await out.endStream();
+}
+
+net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequest& chat,
+                                       const DeploymentRt& d, http::ResponseWriter& out,
+                                       RequestOutcome& outcome) {
+  openai::buildUpstreamBody(req.msg.body(), chat, d.cfg->upstreamModel, upBody_);
+  upHead_.assign(d.requestLinePrefix);
+  fmt::format_to(std::back_inserter(upHead_), "content-type: application/json\r\ncontent-length: {}\r\n",
+                 upBody_.size());
+  upHead_ += d.fixedHeaders;
+  upHead_ += "\r\n";
+
+  const auto& s = gw_.cfg.server;
+  upstream::Timeouts t;
+  t.connect = s.connectTimeout;
+  if (chat.stream) {
+    t.firstByte = d.streamTimeout;
+    t.idle = s.streamIdleTimeout;
+  } else {
+    t.deadline = Clock::now() + d.timeout;
+    t.firstByte = d.timeout;
+    t.idle = d.timeout;
+  }
+  upstream::Exchange ex(client_, d.target, t);
+  AbortExchange abort(ex);
+  WatchGuard watch(out, &abort);
+  Headers base;
+  base.add("x-llmux-model-group", d.cfg->modelName);
+  base.add("x-llmux-deployment", d.cfg->id);
+
+  auto t0 = Clock::now();
+  auto f = co_await ex.start(upHead_, upBody_);
+  if (f != upstream::Failure::None) {
+    outcome.upstreamUs = usSince(t0);
+    if (f == upstream::Failure::Cancelled || out.clientGone()) {
+      outcome.status = 499;
+      outcome.errorType = "client_closed_request";
+      co_return;
+    }
+    co_await sendError(out, failureError(f, d, ex, chat.stream), outcome, base.span());
+    co_return;
+  }
+
+  const int status = ex.status();
+  const bool ok = status >= 200 && status < 300;
+  auto ctype = ex.header("content-type");
+  const bool isSse = ctype.substr(0, 17) == "text/event-stream";
+  if (ok && chat.stream && isSse) {
+    co_await relayStream(ex, chat, d, req, out, outcome);
+    outcome.upstreamUs = usSince(t0);
+    co_return;
+  }
+
+  // Read the whole body: a JSON completion, or an error to map.
+  respBody_.clear();
+  const size_t limit = ok ? kMaxUpstreamBody : kMaxUpstreamErrorBody;
+  for (;;) {
+    auto [rf, data] = co_await ex.read();
+    if (rf != upstream::Failure::None) {
+      outcome.upstreamUs = usSince(t0);
+      if (rf == upstream::Failure::Cancelled || out.clientGone()) {
+        outcome.status = 499;
+        outcome.errorType = "client_closed_request";
+        co_return;
+      }
+      co_await sendError(out, failureError(rf, d, ex, chat.stream), outcome, base.span());
+      co_return;
+    }
+    if (data.empty()) break;
+    if (respBody_.size() + data.size() > limit) {
+      outcome.upstreamUs = usSince(t0);
+      ex.abort();
+      co_await sendError(out,
+                         GatewayError::badGateway(
+                             fmt::format("Upstream response for deployment '{}' exceeds {} bytes.",
+                                         d.cfg->id, limit),
+                             "upstream_response_too_large"),
+                         outcome, base.span());
+      co_return;
+    }
+    respBody_.append(data);
+  }
+  outcome.upstreamUs = usSince(t0);
+  ex.release();
+
+  if (!ok) {
+    auto err = openai::mapUpstreamError(status, respBody_, retryAfterOf(ex));
+    co_await sendError(out, err, outcome, base.span());
+    co_return;
+  }
+  auto usage = openai::parseResponseUsage(respBody_);
+  outcome.promptTokens = usage.promptTokens;
+  outcome.completionTokens = usage.completionTokens;
+  outcome.status = status;
+  Headers h = base;
+  h.add("content-type", ctype.empty() ? std::string_view("application/json") : ctype);
+  co_await out.respond(status, h.span(), respBody_);
+}
+
+net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::ChatRequest& chat,
+                                         const DeploymentRt& d, http::Request& req,
+                                         http::ResponseWriter& out, RequestOutcome& outcome) {
+  Headers h;
+  h.add("x-llmux-model-group", d.cfg->modelName);
+  h.add("x-llmux-deployment", d.cfg->id);
+  h.add("content-type", "text/event-stream");
+  h.add("cache-control", "no-cache");
+  h.add("x-accel-buffering", "no");
+  outcome.status = 200;
+  if (!co_await out.beginStream(200, h.span())) {
+    ex.abort();
+    co_return;
+  }
+  sse_.reset();
+  bool sawDone = false;
+  std::optional<GatewayError> failure;
+  for (;;) {
+    auto [f, data] = co_await ex.read();
+    if (f != upstream::Failure::None) {
+      if (f == upstream::Failure::Cancelled || out.clientGone()) {
+        outcome.errorType = "client_closed_request";
+        co_return;
+      }
+      if (f == upstream::Failure::Timeout) {
+        failure = GatewayError::gatewayTimeout(fmt::format(
+            "Upstream stream for deployment '{}' stalled: no data for {} ms.", d.cfg->id,
+            outcome.ttftUs == 0 ? d.streamTimeout.count() : gw_.cfg.server.streamIdleTimeout.count()));
+      } else {
+        failure = failureError(f, d, ex, true);
+      }
+      break;
+    }
+    if (data.empty()) {
+      if (!sawDone) {
+        failure = GatewayError::badGateway(
+            fmt::format("Upstream stream for deployment '{}' ended before [DONE].", d.cfg->id),
+            "upstream_stream_truncated");
+      }
+      break;
+    }
+    outBuf_.clear();
+    bool fits = sse_.feed(data, [&](const providers::SseEvent& ev) {
+      auto info = openai::inspectStreamChunk(ev.data);
+      if (info.usage.present) {
+        outcome.promptTokens = info.usage.promptTokens;
+        outcome.completionTokens = info.usage.completionTokens;
+      }
+      switch (info.kind) {
+        case openai::ChunkKind::Done:
+          sawDone = true;
+          outBuf_.append(ev.raw);
+          break;
+        case openai::ChunkKind::UsageOnly:
+          if (chat.includeUsage) outBuf_.append(ev.raw);
+          break;
+        case openai::ChunkKind::Error:
+          outcome.errorType = "upstream_stream_error";
+          outBuf_.append(ev.raw);
+          break;
+        case openai::ChunkKind::Content:
+          outBuf_.append(ev.raw);
+          break;
+      }
+    });
+    if (!outBuf_.empty()) {
+      if (outcome.ttftUs == 0) outcome.ttftUs = usSince(req.received);
+      if (!co_await out.writeChunk(outBuf_)) {
+        ex.abort();
+        outcome.errorType = "client_closed_request";
+        co_return;
+      }
+    }
+    if (!fits) {
+      failure = GatewayError::badGateway(
+          fmt::format("Upstream stream for deployment '{}' sent an oversized event.", d.cfg->id),
+          "upstream_protocol_error");
+      break;
+    }
+    if (sawDone) break;  // anything after [DONE] is ignored
+  }
+  if (failure) {
+    ex.abort();
+    outcome.errorType = "upstream_stream_error";
+    outBuf_.assign("data: ");
+    outBuf_ += failure->toJson();
+    outBuf_ += "\n\n";
+    if (!co_await out.writeChunk(outBuf_)) co_return;
+  } else {
+    // Drain to the end of the upstream body so the connection can be reused.
+    while (!ex.done()) {
+      auto [f, data] = co_await ex.read();
+      if (f != upstream::Failure::None || data.empty()) break;
+    }
+    ex.release();
+  }
+  co_await out.endStream();
+}
+
+}  // namespace llmux::engine

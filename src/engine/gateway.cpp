@@ -1,0 +1,139 @@
+#include "engine/gateway.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <stdexcept>
+
+#include "common/error.hpp"
+
+namespace llmux::engine {
+
+namespace {
+
+struct ProviderInfo {
+  ProviderKind kind;
+  const char* defaultBase;  // nullptr: api_base required
+  const char* keyEnv;       // env var used when api_key is empty
+};
+
+ProviderInfo providerInfo(std::string_view p) {
+  if (p == "openai") return {ProviderKind::OpenAI, "https://api.openai.com/v1", "OPENAI_API_KEY"};
+  if (p == "hosted_vllm") return {ProviderKind::OpenAI, nullptr, "HOSTED_VLLM_API_KEY"};
+  if (p == "mock") return {ProviderKind::Mock, nullptr, nullptr};
+  return {ProviderKind::Unsupported, nullptr, nullptr};
+}
+
+// Header values come from the config; refuse anything that could split the request head.
+bool safeHeaderValue(std::string_view v) {
+  for (char c : v) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+std::vector<std::string> groupNamesOf(const config::Config& cfg) {
+  std::vector<std::string> names;
+  for (const auto& d : cfg.deployments) {
+    if (std::find(names.begin(), names.end(), d.modelName) == names.end()) names.push_back(d.modelName);
+  }
+  return names;
+}
+
+std::vector<size_t> groupIndexOf(const config::Config& cfg, const std::vector<std::string>& names) {
+  std::vector<size_t> out;
+  for (const auto& d : cfg.deployments) {
+    out.push_back(static_cast<size_t>(std::find(names.begin(), names.end(), d.modelName) - names.begin()));
+  }
+  return out;
+}
+
+std::vector<std::string> deploymentIdsOf(const config::Config& cfg) {
+  std::vector<std::string> ids;
+  for (const auto& d : cfg.deployments) ids.push_back(d.id);
+  return ids;
+}
+
+std::chrono::milliseconds seconds(double s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
+}
+
+}  // namespace
+
+Gateway::Gateway(const config::Config& c, size_t workers)
+    : cfg(c),
+      metrics(groupNamesOf(c), deploymentIdsOf(c), groupIndexOf(c, groupNamesOf(c)), workers) {
+  startedUnix = static_cast<int64_t>(std::time(nullptr));
+  tls.set_default_verify_paths();
+  tls.set_verify_mode(boost::asio::ssl::verify_peer);
+  tls.set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2 |
+                  boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1 |
+                  boost::asio::ssl::context::no_tlsv1_1);
+
+  auto names = groupNamesOf(c);
+  for (const auto& n : names) {
+    groupByName.emplace(n, groups.size());
+    groups.push_back(ModelGroup{n, {}});
+  }
+  for (size_t i = 0; i < c.deployments.size(); ++i) {
+    const auto& d = c.deployments[i];
+    DeploymentRt rt;
+    rt.cfg = &d;
+    rt.index = i;
+    rt.group = groupByName.at(d.modelName);
+    auto info = providerInfo(d.provider);
+    rt.kind = info.kind;
+    rt.timeout = d.timeoutSeconds ? seconds(*d.timeoutSeconds) : c.server.defaultTimeout;
+    rt.streamTimeout = d.streamTimeoutSeconds ? seconds(*d.streamTimeoutSeconds) : rt.timeout;
+    if (rt.kind == ProviderKind::Unsupported) {
+      spdlog::warn("deployment {}: provider '{}' is not supported by this build; requests to it get a 400",
+                   d.id, d.provider);
+    }
+    if (rt.kind == ProviderKind::OpenAI) {
+      std::string base = d.apiBase.empty() ? (info.defaultBase ? info.defaultBase : "") : d.apiBase;
+      if (base.empty()) {
+        throw std::runtime_error(fmt::format("deployment {}: provider '{}' needs api_base", d.id, d.provider));
+      }
+      auto parsed = upstream::parseTarget(base);
+      if (auto* err = std::get_if<std::string>(&parsed)) {
+        throw std::runtime_error(fmt::format("deployment {}: api_base: {}", d.id, *err));
+      }
+      rt.target = std::get<upstream::Target>(std::move(parsed));
+      rt.requestLinePrefix = fmt::format("POST {}/chat/completions HTTP/1.1\r\nhost: {}\r\n",
+                                         rt.target.basePath, rt.target.hostHeader);
+      std::string key = d.apiKey;
+      if (key.empty() && info.keyEnv != nullptr) {
+        if (const char* v = std::getenv(info.keyEnv)) key = v;
+      }
+      if (!safeHeaderValue(key)) throw std::runtime_error("deployment " + d.id + ": api_key has a line break");
+      if (!key.empty()) rt.fixedHeaders += "authorization: Bearer " + key + "\r\n";
+      for (const auto& [k, v] : d.extraHeaders) {
+        if (!safeHeaderValue(k) || !safeHeaderValue(v) || k.find(':') != std::string::npos) {
+          throw std::runtime_error("deployment " + d.id + ": extra_headers." + k + " is not a valid header");
+        }
+        rt.fixedHeaders += k + ": " + v + "\r\n";
+      }
+      rt.fixedHeaders += "user-agent: llmux/" LLMUX_VERSION "\r\naccept: application/json, text/event-stream\r\n";
+    }
+    groups[rt.group].deployments.push_back(i);
+    deployments.push_back(std::move(rt));
+  }
+
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (i) availableModels += ", ";
+    availableModels += groups[i].name;
+  }
+  modelsJson = R"({"object":"list","data":[)";
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (i) modelsJson += ',';
+    modelsJson += R"({"id":)";
+    appendJsonString(modelsJson, groups[i].name);
+    modelsJson += fmt::format(R"(,"object":"model","created":{},"owned_by":"llmux"}})", startedUnix);
+  }
+  modelsJson += "]}";
+  accessLog = std::make_unique<observability::AccessLog>(c.server.accessLog, workers);
+}
+
+}  // namespace llmux::engine

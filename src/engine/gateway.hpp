@@ -1,0 +1,70 @@
+#pragma once
+// Everything built once from the config at startup and then shared read-only by all I/O threads:
+// model groups, deployments with their parsed upstream origins and pre-rendered request headers,
+// metrics and the access log.
+#include <atomic>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "observability/access_log.hpp"
+#include "observability/metrics.hpp"
+#include "upstream/target.hpp"
+
+namespace llmux::engine {
+
+enum class ProviderKind { OpenAI, Mock, Unsupported };
+
+struct DeploymentRt {
+  const config::Deployment* cfg = nullptr;
+  size_t index = 0;  // in model_list order
+  size_t group = 0;
+  ProviderKind kind = ProviderKind::Unsupported;
+  upstream::Target target;     // OpenAI-compatible only
+  std::string requestLinePrefix;  // "POST /v1/chat/completions HTTP/1.1\r\nhost: ...\r\n"
+  std::string fixedHeaders;    // authorization, extra_headers, user-agent, accept, each ending CRLF
+  std::chrono::milliseconds timeout{600000};
+  std::chrono::milliseconds streamTimeout{600000};
+};
+
+struct ModelGroup {
+  std::string name;
+  std::vector<size_t> deployments;  // indexes into Gateway::deployments
+};
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+class Gateway {
+ public:
+  // Throws std::runtime_error for a config the engine cannot serve (e.g. a malformed api_base).
+  Gateway(const config::Config& cfg, size_t workers);
+
+  const config::Config& cfg;
+  std::vector<DeploymentRt> deployments;
+  std::vector<ModelGroup> groups;
+  std::unordered_map<std::string, size_t, StringHash, std::equal_to<>> groupByName;
+  std::string availableModels;  // "a, b, c" for the unknown-model error
+  std::string modelsJson;       // GET /v1/models body
+  observability::Metrics metrics;
+  std::unique_ptr<observability::AccessLog> accessLog;
+  boost::asio::ssl::context tls{boost::asio::ssl::context::tls_client};
+  std::atomic<bool> draining{false};
+  int64_t startedUnix = 0;
+
+  [[nodiscard]] const ModelGroup* findGroup(std::string_view name) const {
+    auto it = groupByName.find(name);
+    return it == groupByName.end() ? nullptr : &groups[it->second];
+  }
+};
+
+}  // namespace llmux::engine

@@ -1,0 +1,232 @@
+// Reading upstream answers: usage of a chat.completion body and classification of stream chunks.
+// inspectStreamChunk runs on every relayed event, so the common case (an ordinary chunk with
+// "usage":null and no error) is decided by a byte scan without parsing, and parsing reuses a
+// per-thread parser and buffer so a warmed-up thread allocates nothing.
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "providers/openai/openai.hpp"
+
+namespace llmux::providers::openai {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// Bodies above this are parsed with a one-off parser so a thread does not keep a huge index alive.
+constexpr size_t kMaxRetainedParse = size_t{1} << 20;
+// Token counts above 2^53 cannot be real; clamping keeps sums from overflowing.
+constexpr int64_t kMaxTokens = int64_t{1} << 53;
+
+od::parser& threadParser() {
+  thread_local od::parser parser;
+  return parser;
+}
+
+int64_t clampTokens(int64_t v) { return v < 0 ? 0 : (v > kMaxTokens ? kMaxTokens : v); }
+
+// A token count: integers as is (clamped), doubles truncated; nullopt for non-numbers.
+std::optional<int64_t> readTokenCount(od::value& v) {
+  od::number n;
+  if (v.get_number().get(n) != simdjson::SUCCESS) return std::nullopt;
+  switch (n.get_number_type()) {
+    case od::number_type::signed_integer: return clampTokens(n.get_int64());
+    case od::number_type::unsigned_integer: return kMaxTokens;  // above INT64_MAX
+    case od::number_type::floating_point_number: {
+      const double d = n.get_double();
+      if (!std::isfinite(d) || d <= 0) return 0;
+      return d >= static_cast<double>(kMaxTokens) ? kMaxTokens : static_cast<int64_t>(d);
+    }
+  }
+  return std::nullopt;
+}
+
+// Reads a usage value; returns false on a parse error. A non-object (null, ...) leaves usage absent.
+bool readUsage(od::value v, Usage& usage) {
+  od::json_type type;
+  if (v.type().get(type) != simdjson::SUCCESS) return false;
+  if (type != od::json_type::object) return true;
+  od::object obj;
+  if (v.get_object().get(obj) != simdjson::SUCCESS) return false;
+  Usage u;
+  u.present = true;
+  bool haveTotal = false;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    od::value fv;
+    if (field.value().get(fv) != simdjson::SUCCESS) return false;
+    // A field that is not a number counts as missing.
+    if (key == "prompt_tokens") {
+      u.promptTokens = readTokenCount(fv).value_or(0);
+    } else if (key == "completion_tokens") {
+      u.completionTokens = readTokenCount(fv).value_or(0);
+    } else if (key == "total_tokens") {
+      const auto total = readTokenCount(fv);
+      haveTotal = total.has_value();
+      u.totalTokens = total.value_or(0);
+    }
+  }
+  if (!haveTotal) u.totalTokens = u.promptTokens + u.completionTokens;
+  usage = u;
+  return true;
+}
+
+// Groq puts usage in "x_groq":{"usage":{...}}.
+bool readGroqUsage(od::value v, Usage& usage) {
+  od::json_type type;
+  if (v.type().get(type) != simdjson::SUCCESS) return false;
+  if (type != od::json_type::object) return true;
+  od::object obj;
+  if (v.get_object().get(obj) != simdjson::SUCCESS) return false;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    od::value fv;
+    if (field.value().get(fv) != simdjson::SUCCESS) return false;
+    if (key == "usage" && !readUsage(fv, usage)) return false;
+  }
+  return true;
+}
+
+struct TopLevel {
+  Usage usage;
+  Usage groqUsage;
+  bool hasError = false;
+  bool choicesEmpty = false;
+};
+
+// One pass over the top-level members. Returns false when the document is not a well-formed object.
+bool scanTopLevel(od::parser& parser, const char* data, size_t len, size_t capacity,
+                  TopLevel& top) {
+  od::document doc;
+  if (parser.iterate(data, len, capacity).get(doc) != simdjson::SUCCESS) return false;
+  od::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    od::value v;
+    if (field.value().get(v) != simdjson::SUCCESS) return false;
+    if (key == "usage") {
+      if (!readUsage(v, top.usage)) return false;
+    } else if (key == "x_groq") {
+      if (!readGroqUsage(v, top.groqUsage)) return false;
+    } else if (key == "error") {
+      bool isNull = false;
+      if (v.is_null().get(isNull) != simdjson::SUCCESS) return false;
+      top.hasError = !isNull;
+    } else if (key == "choices") {
+      od::json_type type;
+      if (v.type().get(type) != simdjson::SUCCESS) return false;
+      if (type == od::json_type::array) {
+        od::array arr;
+        if (v.get_array().get(arr) != simdjson::SUCCESS) return false;
+        bool empty = false;
+        if (arr.is_empty().get(empty) != simdjson::SUCCESS) return false;
+        top.choicesEmpty = empty;
+      } else {
+        top.choicesEmpty = false;
+      }
+    }
+  }
+  return true;
+}
+
+bool startsWithAt(std::string_view s, size_t i, std::string_view word) {
+  return s.size() - i >= word.size() && std::memcmp(s.data() + i, word.data(), word.size()) == 0;
+}
+
+// True when the chunk may carry something other than content: an "error" key or a "usage" key whose
+// value is not literally null. Conservative: any doubt means "parse it".
+bool needsParse(std::string_view data) {
+  size_t i = 0;
+  while (true) {
+    const void* q = std::memchr(data.data() + i, '"', data.size() - i);
+    if (q == nullptr) return false;
+    i = static_cast<size_t>(static_cast<const char*>(q) - data.data()) + 1;
+    if (startsWithAt(data, i, R"(error")")) return true;
+    if (!startsWithAt(data, i, R"(usage")")) continue;
+    size_t j = i + 6;
+    while (j < data.size() && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' ||
+                               data[j] == '\r')) {
+      ++j;
+    }
+    if (j >= data.size() || data[j] != ':') return true;
+    ++j;
+    while (j < data.size() && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' ||
+                               data[j] == '\r')) {
+      ++j;
+    }
+    if (!startsWithAt(data, j, "null")) return true;
+    i = j + 4;
+  }
+}
+
+std::string_view trimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
+                        s.front() == '\n')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+Usage parseResponseUsage(std::string& body) {
+  const size_t len = body.size();
+  body.reserve(len + simdjson::SIMDJSON_PADDING);
+  TopLevel top;
+  bool ok = false;
+  if (len > kMaxRetainedParse) {
+    od::parser parser;
+    ok = scanTopLevel(parser, body.data(), len, body.capacity(), top);
+  } else {
+    ok = scanTopLevel(threadParser(), body.data(), len, body.capacity(), top);
+  }
+  if (!ok) return {};
+  return top.usage.present ? top.usage : top.groqUsage;
+}
+
+ChunkInfo inspectStreamChunk(std::string_view data) {
+  ChunkInfo info;
+  const std::string_view trimmed = trimSpace(data);
+  if (trimmed == "[DONE]") {
+    info.kind = ChunkKind::Done;
+    return info;
+  }
+  if (!needsParse(data)) return info;
+
+  TopLevel top;
+  bool ok = false;
+  if (data.size() > kMaxRetainedParse) {
+    std::string big;
+    big.reserve(data.size() + simdjson::SIMDJSON_PADDING);
+    big.assign(data);
+    od::parser parser;
+    ok = scanTopLevel(parser, big.data(), big.size(), big.capacity(), top);
+  } else {
+    thread_local std::string buffer;
+    buffer.reserve(data.size() + simdjson::SIMDJSON_PADDING);
+    buffer.assign(data);
+    ok = scanTopLevel(threadParser(), buffer.data(), buffer.size(), buffer.capacity(), top);
+  }
+  if (!ok) return info;
+  info.usage = top.usage.present ? top.usage : top.groqUsage;
+  if (top.hasError) {
+    info.kind = ChunkKind::Error;
+  } else if (top.choicesEmpty && info.usage.present) {
+    info.kind = ChunkKind::UsageOnly;
+  }
+  return info;
+}
+
+}  // namespace llmux::providers::openai

@@ -1,0 +1,64 @@
+#include "server/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/worker.hpp"
+
+namespace llmux::server {
+
+namespace net = boost::asio;
+
+Server::Server(Options opts, HandlerFactory factory) : opts_(std::move(opts)), factory_(std::move(factory)) {}
+
+Server::~Server() = default;
+
+void Server::listen() {
+  auto addr = net::ip::make_address(opts_.host);
+  net::ip::tcp::endpoint ep(addr, opts_.port);
+  size_t n = opts_.workers == 0 ? 1 : opts_.workers;
+  for (size_t i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, opts_, factory_));
+    workers_.back()->listen(ep);
+  }
+}
+
+void Server::run() {
+  net::io_context main(1);
+  net::signal_set signals(main, SIGINT, SIGTERM);
+  net::steady_timer grace(main);
+  int signalsSeen = 0;
+  std::function<void(const boost::system::error_code&, int)> onSignal;
+  onSignal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    ++signalsSeen;
+    if (signalsSeen == 1) {
+      spdlog::info("signal {}: draining (grace {} ms)", sig, opts_.shutdownGrace.count());
+      draining_.store(true);
+      if (opts_.onDrain) opts_.onDrain();
+      for (auto& w : workers_) w->drain();
+      grace.expires_after(opts_.shutdownGrace);
+      grace.async_wait([&](const boost::system::error_code& tec) {
+        if (tec) return;
+        spdlog::warn("shutdown grace over: closing remaining connections");
+        for (auto& w : workers_) w->forceClose();
+      });
+    } else {
+      spdlog::warn("second signal: closing remaining connections now");
+      for (auto& w : workers_) w->forceClose();
+    }
+    signals.async_wait(onSignal);
+  };
+  signals.async_wait(onSignal);
+  for (auto& w : workers_) w->start();
+  spdlog::info("llmux listening on {}:{} ({} I/O threads)", opts_.host, opts_.port, workers_.size());
+  std::thread signalThread([&] { main.run(); });
+  for (auto& w : workers_) w->join();
+  main.stop();
+  signalThread.join();
+}
+
+}  // namespace llmux::server

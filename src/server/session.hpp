@@ -1,0 +1,74 @@
+#pragma once
+// One client connection: reads requests under header/body/idle timeouts and size limits, hands each
+// to the handler, and implements ResponseWriter over the socket with hand-built response heads
+// (no per-request header containers on the write side).
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http/handler.hpp"
+#include "server/server.hpp"
+
+namespace llmux::server {
+
+class Worker;
+
+class Session : public http::ResponseWriter, public std::enable_shared_from_this<Session> {
+ public:
+  Session(Worker& worker, boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> run();
+
+  // ResponseWriter
+  boost::asio::awaitable<bool> respond(int status, std::span<const http::Header> headers,
+                                       std::string_view body) override;
+  boost::asio::awaitable<bool> beginStream(int status, std::span<const http::Header> headers) override;
+  boost::asio::awaitable<bool> writeChunk(std::string_view data) override;
+  boost::asio::awaitable<bool> endStream() override;
+  void watchClient(Abortable* target) override;
+  void unwatchClient() override;
+  [[nodiscard]] bool clientGone() const override { return gone_; }
+  [[nodiscard]] uint64_t bytesWritten() const override { return bytesOut_; }
+
+  // Shutdown: close now if idle between requests; `force` closes even mid-request.
+  void shutdown(bool force);
+  std::list<Session*>::iterator registryPos;
+
+ private:
+  enum class State { Idle, Reading, Handling };
+  void startHead(int status);
+  void finishHead(std::span<const http::Header> headers);
+  boost::asio::awaitable<bool> writeBuffers(std::string_view a, std::string_view b, std::string_view c);
+  boost::asio::awaitable<void> sendErrorAndClose(int status, std::string_view type,
+                                                 std::string_view message, std::string_view code);
+  void newRequestId();
+  void closeSocket();
+
+  Worker& worker_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buf_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::string head_;   // reused response head
+  std::string chunkPrefix_;
+  State state_ = State::Idle;
+  bool keepAlive_ = true;
+  bool http10_ = false;
+  bool streaming_ = false;
+  bool headSent_ = false;
+  bool gone_ = false;
+  bool closed_ = false;
+  uint64_t bytesOut_ = 0;
+  char requestId_[32] = {};
+  Abortable* watchTarget_ = nullptr;
+  bool watching_ = false;
+  uint64_t watchGen_ = 0;
+  boost::asio::cancellation_signal watchCancel_;
+};
+
+}  // namespace llmux::server

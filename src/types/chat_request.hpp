@@ -1,0 +1,42 @@
+#pragma once
+// The canonical client request (OpenAI Chat Completions). The gateway does not rebuild the body: it
+// validates it in one pass, remembers where the fields it may rewrite sit, and splices the upstream
+// body from the original bytes, so every field it does not own reaches the provider untouched.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "common/error.hpp"
+
+namespace llmux::types {
+
+// A byte range [begin, end) inside the request body.
+struct Span {
+  size_t begin = 0;
+  size_t end = 0;
+  [[nodiscard]] bool empty() const { return begin == end; }
+};
+
+struct ChatRequest {
+  std::string_view model;             // value of "model" (view into the body)
+  Span modelSpan;                     // the JSON string token of "model", quotes included
+  bool stream = false;                // "stream": true
+  bool includeUsage = false;          // client asked for stream_options.include_usage: true
+  Span streamOptionsMember;           // the whole `"stream_options": {...}` member if present (key..value)
+  size_t objectEnd = 0;               // offset of the top-level closing '}'
+  std::optional<std::string> mockResponse;  // "mock_response" (LiteLLM's testing switch), unescaped
+  std::string lastUserText;           // text of the last user message (string or text parts joined)
+  size_t messageCount = 0;
+};
+
+// Parses and validates a Chat Completions body. Checks: valid UTF-8 JSON object; "model" a non-empty
+// string; "messages" a non-empty array of objects each with a string "role"; "stream" a bool if
+// present; "stream_options" an object or null if present, its "include_usage" a bool if present.
+// Errors are 400 invalid_request_error naming the field (param set to it).
+// `body` gets spare capacity appended (simdjson padding); its contents are not changed.
+std::variant<ChatRequest, GatewayError> parseChatRequest(std::string& body);
+
+}  // namespace llmux::types

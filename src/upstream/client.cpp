@@ -1,0 +1,303 @@
+#include "upstream/client.hpp"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <cerrno>
+
+namespace llmux::upstream {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+constexpr auto kTok = net::as_tuple(net::use_awaitable);
+constexpr size_t kReadBufBytes = 16 * 1024;
+constexpr uint32_t kMaxResponseHeaderBytes = 64 * 1024;
+// Pooled connections idle longer than this are not reused: many servers close idle keep-alive
+// connections after 60-75 s, and reusing one that the peer is closing costs a retry.
+constexpr auto kMaxIdleAge = std::chrono::seconds(50);
+constexpr auto kDnsTtl = std::chrono::seconds(30);
+}  // namespace
+
+const char* failureName(Failure f) {
+  switch (f) {
+    case Failure::None: return "none";
+    case Failure::Connect: return "connect";
+    case Failure::Timeout: return "timeout";
+    case Failure::Reset: return "reset";
+    case Failure::Protocol: return "protocol";
+    case Failure::Cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+class Connection {
+ public:
+  Connection(net::any_io_executor ex, const Target& t) : tcp(std::move(ex)), target(&t) {}
+  beast::tcp_stream& lowest() { return tls ? tls->next_layer() : tcp; }
+  void close() {
+    boost::system::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().socket().close(ec);
+  }
+
+  beast::tcp_stream tcp;  // moved into `tls` for https origins
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  const Target* target;
+  beast::flat_buffer buffer;
+  Clock::time_point idleSince;
+};
+
+Client::Client(net::any_io_executor ex, net::ssl::context& tls, size_t maxIdlePerOrigin)
+    : ex_(ex), tls_(tls), maxIdle_(maxIdlePerOrigin), resolver_(ex) {}
+
+Client::~Client() { closeIdle(); }
+
+void Client::closeIdle() {
+  for (auto& [target, conns] : idle_) {
+    for (auto& c : conns) c->close();
+  }
+  idle_.clear();
+}
+
+size_t Client::idleCount() const {
+  size_t n = 0;
+  for (const auto& [target, conns] : idle_) n += conns.size();
+  return n;
+}
+
+std::unique_ptr<Connection> Client::checkout(const Target& t) {
+  auto it = idle_.find(&t);
+  if (it == idle_.end()) return nullptr;
+  auto& conns = it->second;
+  const auto now = Clock::now();
+  while (!conns.empty()) {
+    auto c = std::move(conns.back());  // LIFO: the warmest connection
+    conns.pop_back();
+    if (now - c->idleSince > kMaxIdleAge) {
+      c->close();
+      continue;
+    }
+    // A peer that closed while the connection sat idle shows as readable EOF; plain-HTTP peers must
+    // not send anything unprompted, TLS peers may (session tickets), so only EOF/errors disqualify.
+    char probe = 0;
+    ssize_t r = ::recv(c->lowest().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    bool alive = r < 0 ? (errno == EAGAIN || errno == EWOULDBLOCK) : (r > 0 && c->tls != nullptr);
+    if (!alive) {
+      c->close();
+      continue;
+    }
+    return c;
+  }
+  return nullptr;
+}
+
+void Client::checkin(std::unique_ptr<Connection> c) {
+  auto& conns = idle_[c->target];
+  if (conns.size() >= maxIdle_) {
+    c->close();
+    return;
+  }
+  c->idleSince = Clock::now();
+  conns.push_back(std::move(c));
+}
+
+net::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> Client::resolve(
+    const Target& t) {
+  boost::system::error_code ec;
+  auto addr = net::ip::make_address(t.host, ec);
+  if (!ec) co_return std::pair{boost::system::error_code{}, std::vector{tcp::endpoint(addr, t.port)}};
+  std::string key = t.host + ":" + std::to_string(t.port);
+  auto now = Clock::now();
+  if (auto it = dns_.find(key); it != dns_.end() && it->second.expires > now) {
+    co_return std::pair{boost::system::error_code{}, it->second.endpoints};
+  }
+  auto [rec, results] = co_await resolver_.async_resolve(t.host, std::to_string(t.port), kTok);
+  if (rec) co_return std::pair{rec, std::vector<tcp::endpoint>{}};
+  std::vector<tcp::endpoint> eps;
+  for (const auto& r : results) eps.push_back(r.endpoint());
+  if (eps.empty()) co_return std::pair{net::error::make_error_code(net::error::host_not_found), eps};
+  dns_[key] = DnsEntry{eps, now + kDnsTtl};
+  co_return std::pair{boost::system::error_code{}, std::move(eps)};
+}
+
+Exchange::Exchange(Client& client, const Target& target, const Timeouts& timeouts)
+    : client_(client), target_(target), timeouts_(timeouts) {}
+
+Exchange::~Exchange() { release(); }
+
+void Exchange::armTimer(std::chrono::milliseconds d) {
+  auto now = Clock::now();
+  auto at = now + d;
+  if (timeouts_.deadline < at) at = timeouts_.deadline;
+  conn_->lowest().expires_at(at);
+}
+
+Failure Exchange::classify(const boost::system::error_code& ec, Failure ioDefault) {
+  if (aborted_) return Failure::Cancelled;
+  if (ec == beast::error::timeout) return Failure::Timeout;
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category()) {
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return Failure::Reset;
+    return Failure::Protocol;
+  }
+  return ioDefault;
+}
+
+net::awaitable<Failure> Exchange::connect() {
+  auto [rec, endpoints] = co_await client_.resolve(target_);
+  if (aborted_) co_return Failure::Cancelled;
+  if (rec) {
+    detail_ = "DNS lookup of " + target_.host + " failed: " + rec.message();
+    co_return Failure::Connect;
+  }
+  conn_ = std::make_unique<Connection>(client_.ex_, target_);
+  armTimer(timeouts_.connect);
+  auto [cec, ep] = co_await conn_->tcp.async_connect(endpoints, kTok);
+  if (cec) {
+    Failure f = classify(cec, Failure::Connect);
+    if (f == Failure::Timeout) f = Failure::Connect;  // a connect timeout is a connect failure (502)
+    detail_ = "connect to " + target_.origin + " failed: " + cec.message();
+    co_return f;
+  }
+  boost::system::error_code ignored;
+  conn_->tcp.socket().set_option(tcp::no_delay(true), ignored);
+  if (target_.tls) {
+    conn_->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(conn_->tcp),
+                                                                         client_.tls_);
+    boost::system::error_code ipec;
+    net::ip::make_address(target_.host, ipec);
+    if (ipec) {  // SNI only for DNS names (RFC 6066 forbids IP literals)
+      SSL_set_tlsext_host_name(conn_->tls->native_handle(), target_.host.c_str());
+    }
+    conn_->tls->set_verify_mode(net::ssl::verify_peer);
+    conn_->tls->set_verify_callback(net::ssl::host_name_verification(target_.host));
+    armTimer(timeouts_.connect);
+    auto [hec] = co_await conn_->tls->async_handshake(net::ssl::stream_base::client, kTok);
+    if (hec) {
+      detail_ = "TLS handshake with " + target_.origin + " failed: " + hec.message();
+      co_return aborted_ ? Failure::Cancelled : Failure::Connect;
+    }
+  }
+  co_return Failure::None;
+}
+
+net::awaitable<Failure> Exchange::sendAndReadHeader(std::string_view head, std::string_view body) {
+  armTimer(timeouts_.firstByte);
+  std::array<net::const_buffer, 2> bufs{net::buffer(head.data(), head.size()),
+                                        net::buffer(body.data(), body.size())};
+  boost::system::error_code ec;
+  if (conn_->tls) {
+    std::tie(ec, std::ignore) = co_await net::async_write(*conn_->tls, bufs, kTok);
+  } else {
+    std::tie(ec, std::ignore) = co_await net::async_write(conn_->tcp, bufs, kTok);
+  }
+  if (ec) {
+    detail_ = "sending the request to " + target_.origin + " failed: " + ec.message();
+    co_return classify(ec, Failure::Reset);
+  }
+  parser_.emplace();
+  parser_->header_limit(kMaxResponseHeaderBytes);
+  parser_->body_limit(boost::none);  // the engine bounds what it buffers; streams are unbounded
+  if (conn_->tls) {
+    std::tie(ec, std::ignore) = co_await bhttp::async_read_header(*conn_->tls, conn_->buffer, *parser_, kTok);
+  } else {
+    std::tie(ec, std::ignore) = co_await bhttp::async_read_header(conn_->tcp, conn_->buffer, *parser_, kTok);
+  }
+  if (ec) {
+    detail_ = "reading the response header from " + target_.origin + " failed: " + ec.message();
+    co_return classify(ec, Failure::Reset);
+  }
+  bodyDone_ = parser_->is_done();
+  co_return Failure::None;
+}
+
+net::awaitable<Failure> Exchange::start(std::string_view head, std::string_view body) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    conn_ = client_.checkout(target_);
+    reused_ = conn_ != nullptr;
+    if (!conn_) {
+      Failure f = co_await connect();
+      if (f != Failure::None) {
+        if (conn_) conn_->close();
+        conn_.reset();
+        co_return f;
+      }
+    }
+    Failure f = co_await sendAndReadHeader(head, body);
+    if (f == Failure::None) co_return f;
+    // The peer may close a pooled connection just as we reuse it; if it answered nothing, the
+    // request was not processed and one retry on a fresh connection is safe.
+    bool nothingReceived = !parser_ || !parser_->got_some();
+    conn_->close();
+    conn_.reset();
+    if (!(reused_ && f == Failure::Reset && nothingReceived && attempt == 0)) co_return f;
+    detail_.clear();
+  }
+  co_return Failure::Reset;
+}
+
+int Exchange::status() const { return parser_ ? static_cast<int>(parser_->get().result_int()) : 0; }
+
+std::string_view Exchange::header(std::string_view name) const {
+  if (!parser_) return {};
+  const auto& h = parser_->get();
+  auto it = h.find(name);
+  if (it == h.end()) return {};
+  return it->value();
+}
+
+bool Exchange::done() const { return bodyDone_; }
+
+net::awaitable<std::pair<Failure, std::string_view>> Exchange::read() {
+  if (!readBuf_) readBuf_ = std::make_unique<char[]>(kReadBufBytes);
+  while (!bodyDone_) {
+    if (!conn_) co_return std::pair{Failure::Cancelled, std::string_view{}};
+    armTimer(timeouts_.idle);
+    auto& b = parser_->get().body();
+    b.data = readBuf_.get();
+    b.size = kReadBufBytes;
+    b.more = true;
+    boost::system::error_code ec;
+    if (conn_->tls) {
+      std::tie(ec, std::ignore) = co_await bhttp::async_read_some(*conn_->tls, conn_->buffer, *parser_, kTok);
+    } else {
+      std::tie(ec, std::ignore) = co_await bhttp::async_read_some(conn_->tcp, conn_->buffer, *parser_, kTok);
+    }
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) {
+      detail_ = "reading the response body from " + target_.origin + " failed: " + ec.message();
+      co_return std::pair{classify(ec, Failure::Reset), std::string_view{}};
+    }
+    size_t produced = kReadBufBytes - parser_->get().body().size;
+    bodyDone_ = parser_->is_done();
+    if (produced > 0) co_return std::pair{Failure::None, std::string_view(readBuf_.get(), produced)};
+  }
+  co_return std::pair{Failure::None, std::string_view{}};
+}
+
+void Exchange::release() {
+  if (!conn_) return;
+  if (!aborted_ && bodyDone_ && parser_ && parser_->keep_alive() && conn_->buffer.size() == 0) {
+    conn_->lowest().expires_never();
+    client_.checkin(std::move(conn_));
+    return;
+  }
+  conn_->close();
+  conn_.reset();
+}
+
+void Exchange::abort() {
+  aborted_ = true;
+  if (conn_) conn_->close();
+}
+
+}  // namespace llmux::upstream

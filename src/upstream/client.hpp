@@ -1,0 +1,124 @@
+#pragma once
+// Outbound HTTP/1.1 client for one I/O thread: keep-alive pools per upstream origin, cached async DNS,
+// TLS with the system CA store, SNI and hostname verification. Nothing here is shared between threads
+// except the immutable TLS context, so no locks are taken on the request path.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "upstream/target.hpp"
+
+namespace llmux::upstream {
+
+using Clock = std::chrono::steady_clock;
+
+enum class Failure {
+  None,
+  Connect,    // DNS, TCP connect or TLS handshake failed
+  Timeout,    // a deadline passed (connect, first byte, idle or total)
+  Reset,      // the connection broke after the request was sent
+  Protocol,   // the upstream answered something that is not valid HTTP/1.1
+  Cancelled,  // abort() was called (the client went away)
+};
+const char* failureName(Failure f);
+
+struct Timeouts {
+  std::chrono::milliseconds connect{5000};
+  std::chrono::milliseconds firstByte{600000};  // request sent -> response header complete
+  std::chrono::milliseconds idle{600000};       // between body reads
+  Clock::time_point deadline = Clock::time_point::max();  // whole exchange
+};
+
+class Connection;
+
+// Pools and DNS cache of one I/O thread.
+class Client {
+ public:
+  Client(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls, size_t maxIdlePerOrigin = 256);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  [[nodiscard]] boost::asio::any_io_executor executor() const { return ex_; }
+  // Closes every idle pooled connection (shutdown).
+  void closeIdle();
+  [[nodiscard]] size_t idleCount() const;
+
+ private:
+  friend class Exchange;
+  std::unique_ptr<Connection> checkout(const Target& t);
+  void checkin(std::unique_ptr<Connection> c);
+  boost::asio::awaitable<std::pair<boost::system::error_code, std::vector<boost::asio::ip::tcp::endpoint>>>
+  resolve(const Target& t);
+
+  struct DnsEntry {
+    std::vector<boost::asio::ip::tcp::endpoint> endpoints;
+    Clock::time_point expires;
+  };
+  boost::asio::any_io_executor ex_;
+  boost::asio::ssl::context& tls_;
+  size_t maxIdle_;
+  boost::asio::ip::tcp::resolver resolver_;
+  std::unordered_map<const Target*, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::unordered_map<std::string, DnsEntry> dns_;
+};
+
+// One request/response exchange on a pooled or new connection.
+class Exchange {
+ public:
+  Exchange(Client& client, const Target& target, const Timeouts& timeouts);
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // Sends `head` (request line + headers + blank line) and `body`, then reads the response header.
+  // A stale pooled connection (closed by the peer while idle) is replaced once, transparently.
+  boost::asio::awaitable<Failure> start(std::string_view head, std::string_view body);
+
+  [[nodiscard]] int status() const;
+  [[nodiscard]] std::string_view header(std::string_view name) const;
+  // Next decoded body bytes (chunked encoding removed). An empty view with Failure::None means the
+  // body is complete. The view is valid until the next call.
+  boost::asio::awaitable<std::pair<Failure, std::string_view>> read();
+  [[nodiscard]] bool done() const;
+
+  // Returns the connection to the pool when the response was read completely and may be reused;
+  // otherwise closes it. Called by the destructor if not called before.
+  void release();
+  // Closes the connection at once; a pending operation completes with Failure::Cancelled.
+  void abort();
+  [[nodiscard]] bool reusedConnection() const { return reused_; }
+  [[nodiscard]] const std::string& errorDetail() const { return detail_; }
+
+ private:
+  boost::asio::awaitable<Failure> connect();
+  boost::asio::awaitable<Failure> sendAndReadHeader(std::string_view head, std::string_view body);
+  void armTimer(std::chrono::milliseconds d);
+  Failure classify(const boost::system::error_code& ec, Failure ioDefault);
+
+  Client& client_;
+  const Target& target_;
+  Timeouts timeouts_;
+  std::unique_ptr<Connection> conn_;
+  std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
+  bool reused_ = false;
+  bool aborted_ = false;
+  bool bodyDone_ = false;
+  std::string detail_;
+  std::unique_ptr<char[]> readBuf_;
+};
+
+}  // namespace llmux::upstream

@@ -1,0 +1,22 @@
+#pragma once
+// An upstream origin parsed once at startup from a deployment's api_base.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace llmux::upstream {
+
+struct Target {
+  bool tls = false;
+  std::string host;        // DNS name or IP literal (no brackets)
+  uint16_t port = 0;
+  std::string basePath;    // path prefix without trailing '/', e.g. "/v1"
+  std::string hostHeader;  // value for the Host header (port omitted when default)
+  std::string origin;      // "https://api.openai.com" (for logs and pool keys)
+};
+
+// Parses "http(s)://host[:port][/base/path]". Returns an error message on failure.
+std::variant<Target, std::string> parseTarget(std::string_view url);
+
+}  // namespace llmux::upstream
