@@ -15,14 +15,10 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr http::Header kJson[] = {{"content-type", "application/json"}};
 
-std::string_view pathOf(std::string_view target) {
-  auto q = target.find('?');
-  return q == std::string_view::npos ? target : target.substr(0, q);
-}
 }  // namespace
 
-Api::Api(engine::Gateway& gw, net::any_io_executor ex, size_t worker)
-    : gw_(gw), engine_(gw, std::move(ex), worker), shard_(gw.metrics.shard(worker)) {}
+Api::Api(engine::Gateway& gw, net::any_io_executor ex, size_t worker, TimeoutSweep& sweep)
+    : gw_(gw), engine_(gw, std::move(ex), worker, sweep), shard_(gw.metrics.shard(worker)) {}
 
 Api::Route Api::route(std::string_view path) {
   if (path == "/v1/chat/completions" || path == "/chat/completions") return Route::ChatCompletions;
@@ -36,7 +32,7 @@ Api::Route Api::route(std::string_view path) {
 bool Api::authorized(const http::Request& req) const {
   const std::string& key = gw_.cfg.masterKey;
   if (key.empty()) return true;
-  std::string_view auth = req.msg[bhttp::field::authorization];
+  std::string_view auth = req.header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.size() < kBearer.size() || !boost::beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
     return false;
@@ -50,8 +46,8 @@ bool Api::authorized(const http::Request& req) const {
 net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) {
   engine::RequestOutcome o;
   const uint64_t bytesBefore = out.bytesWritten();
-  const auto path = pathOf(req.msg.target());
-  const auto method = req.msg.method();
+  const auto path = req.path();
+  const auto method = req.head.method;
   const Route r = route(path);
   const bool llmRoute = r == Route::ChatCompletions || r == Route::Models;
   const bool wantPost = r == Route::ChatCompletions;
@@ -62,7 +58,7 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
   } else if ((wantPost && method != bhttp::verb::post) ||
              (!wantPost && method != bhttp::verb::get && method != bhttp::verb::head)) {
     GatewayError e{405, "invalid_request_error",
-                   std::string("Method ") + std::string(req.msg.method_string().substr(0, 20)) +
+                   std::string("Method ") + req.head.methodString.substr(0, 20) +
                        " is not allowed on " + std::string(path) + "; use " + (wantPost ? "POST" : "GET") +
                        ".",
                    {}, "method_not_allowed", {}};
@@ -137,8 +133,8 @@ void Api::record(const http::Request& req, const http::ResponseWriter& out,
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
   a.requestId.set(req.requestId);
-  a.method.set(req.msg.method_string());
-  a.path.set(pathOf(req.msg.target()));
+  a.method.set(req.head.methodString);
+  a.path.set(req.path());
   a.status = status;
   if (o.deployment >= 0) {
     const auto& d = gw_.deployments[static_cast<size_t>(o.deployment)];

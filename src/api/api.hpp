@@ -12,7 +12,7 @@ namespace llmux::api {
 
 class Api final : public http::Handler {
  public:
-  Api(engine::Gateway& gw, boost::asio::any_io_executor ex, size_t worker);
+  Api(engine::Gateway& gw, boost::asio::any_io_executor ex, size_t worker, TimeoutSweep& sweep);
   boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& out) override;
 
  private:

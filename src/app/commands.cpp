@@ -5,7 +5,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <set>
 #include <thread>
 
 #include "api/api.hpp"
@@ -19,11 +18,10 @@ namespace {
 
 void printWarnings(const std::string& file, const config::Config& cfg, bool toLog) {
   for (const auto& w : cfg.warnings) {
-    config::Problem p{w.path, w.line, w.message};
     if (toLog) {
-      spdlog::warn("{}", p.format(file));
+      spdlog::warn("{}", w.format(file));
     } else {
-      std::printf("warning: %s\n", p.format(file).c_str());
+      std::printf("warning: %s\n", w.format(file).c_str());
     }
   }
 }
@@ -57,9 +55,8 @@ int checkConfig(const std::string& path) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), e.what());
     return 1;
   }
-  std::set<std::string> groups;
-  for (const auto& d : cfg.deployments) groups.insert(d.modelName);
-  std::printf("OK: %zu deployments in %zu model groups\n", cfg.deployments.size(), groups.size());
+  std::printf("OK: %zu deployments in %zu model groups\n", cfg.deployments.size(),
+              cfg.modelGroups().size());
   return 0;
 }
 
@@ -98,7 +95,7 @@ int serve(const ServeArgs& args) {
   o.onDrain = [g = gw.get()] { g->draining.store(true); };
 
   server::Server srv(o, [g = gw.get()](const server::WorkerContext& w) {
-    return std::make_unique<api::Api>(*g, w.executor, w.index);
+    return std::make_unique<api::Api>(*g, w.executor, w.index, *w.sweep);
   });
   try {
     srv.listen();

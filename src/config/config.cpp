@@ -2,6 +2,8 @@
 #include "config/config.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -69,27 +72,68 @@ void parseRoot(detail::ParseContext& ctx, const YAML::Node& root, Config& config
   }
 }
 
+// Records where documents start; ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+int lineOfMark(const YAML::Mark& mark) {
+  return mark.line >= 0 ? mark.line + 1 : 0;
+}
+
+// YAML::LoadAll never returns on a stray ',' at document level (yaml-cpp 0.7 keeps starting empty
+// documents at the same position), so documents are counted here with a bounded loop. PyYAML's
+// safe_load refuses several documents too; using only the first would hide the rest.
+std::optional<Problem> checkSingleDocument(const std::string& yamlText) {
+  std::istringstream in(yamlText);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  for (int i = 0; i < 3 && parser.HandleNextDocument(starts); ++i) {
+    const std::vector<YAML::Mark>& m = starts.marks;
+    if (m.size() >= 2 && m[m.size() - 1].pos == m[m.size() - 2].pos) {
+      return Problem{"", lineOfMark(m.back()), "invalid YAML: unexpected text after the document"};
+    }
+  }
+  if (starts.marks.size() >= 2) {
+    return Problem{"", lineOfMark(starts.marks[1]), "expected one YAML document, found several"};
+  }
+  return std::nullopt;
+}
+
 LoadResult loadUnchecked(const std::string& yamlText, const LoadOptions& options) {
   LoadResult result;
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(yamlText);
-  } catch (const YAML::Exception& e) {
-    const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
-    result.problems.push_back(Problem{"", line, "invalid YAML: " + e.msg});
+    root = YAML::Load(yamlText);
+    if (auto problem = checkSingleDocument(yamlText)) {
+      result.problems.push_back(std::move(*problem));
+      return result;
+    }
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own message for this is "bad file".
+    result.problems.push_back(Problem{"", lineOfMark(e.mark), "invalid YAML: nested too deeply"});
     return result;
-  }
-  if (documents.size() > 1) {
-    // PyYAML's safe_load refuses this too; silently using the first document would hide the rest.
-    result.problems.push_back(
-        Problem{"", detail::lineOf(documents[1]),
-                "expected one YAML document, found " + std::to_string(documents.size())});
+  } catch (const YAML::Exception& e) {
+    result.problems.push_back(Problem{"", lineOfMark(e.mark), "invalid YAML: " + e.msg});
     return result;
   }
 
   detail::ParseContext ctx(options);
   Config config;
-  parseRoot(ctx, documents.empty() ? YAML::Node() : documents.front(), config);
+  parseRoot(ctx, root, config);
   result.problems = ctx.takeProblems();
   if (result.problems.empty()) {
     config.warnings = ctx.takeWarnings();

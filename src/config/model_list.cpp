@@ -1,7 +1,9 @@
 // model_list: one Deployment per entry (model_name, litellm_params, model_info).
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string_view>
 
 #include "config/parse_context.hpp"
@@ -11,6 +13,8 @@ namespace {
 
 constexpr double kMaxSeconds = 1e9;  // keeps every duration far from overflowing when converted
 constexpr int64_t kMaxMillis = 1'000'000'000'000;
+constexpr double kMaxWeight = 1e9;
+constexpr int64_t kMaxRetries = 100;
 
 // RFC 9110 token characters: what an HTTP header name may contain.
 bool isHeaderName(std::string_view name) {
@@ -120,13 +124,13 @@ void parseLitellmParams(ParseContext& ctx, const Entry& params, Deployment& d) {
     } else if (k == "stream_timeout") {
       d.streamTimeoutSeconds = ctx.readNumber(e, 0, kMaxSeconds, true);
     } else if (k == "max_retries") {
-      if (auto v = ctx.readInteger(e, 0, 100)) d.maxRetries = static_cast<int>(*v);
+      if (auto v = ctx.readInteger(e, 0, kMaxRetries)) d.maxRetries = static_cast<int>(*v);
     } else if (k == "rpm") {
       d.rpm = ctx.readInteger(e, 0, INT64_MAX);
     } else if (k == "tpm") {
       d.tpm = ctx.readInteger(e, 0, INT64_MAX);
     } else if (k == "weight") {
-      if (auto v = ctx.readNumber(e, 0, kMaxSeconds)) d.weight = *v;
+      if (auto v = ctx.readNumber(e, 0, kMaxWeight)) d.weight = *v;
     } else if (k == "order") {
       if (auto v = ctx.readInteger(e, 0, INT32_MAX)) d.order = static_cast<int>(*v);
     } else if (k == "extra_headers") {

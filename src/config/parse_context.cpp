@@ -18,7 +18,7 @@ constexpr size_t kMaxDescribed = 40;
 constexpr std::string_view kMergeKey = "<<";
 constexpr int kMaxMergeDepth = 16;
 
-enum class ParseStatus { kOk, kInvalid, kOutOfRange };
+enum class ParseStatus { Ok, Invalid, OutOfRange };
 
 // Leading '+' is accepted (YAML allows it); from_chars does not.
 std::string_view stripPlus(std::string_view s) {
@@ -28,22 +28,22 @@ std::string_view stripPlus(std::string_view s) {
 
 ParseStatus parseInteger(std::string_view s, int64_t& out) {
   s = stripPlus(s);
-  if (s.empty()) return ParseStatus::kInvalid;
+  if (s.empty()) return ParseStatus::Invalid;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  if (ptr != s.data() + s.size()) return ParseStatus::kInvalid;
-  if (ec == std::errc::result_out_of_range) return ParseStatus::kOutOfRange;
-  return ec == std::errc() ? ParseStatus::kOk : ParseStatus::kInvalid;
+  if (ptr != s.data() + s.size()) return ParseStatus::Invalid;
+  if (ec == std::errc::result_out_of_range) return ParseStatus::OutOfRange;
+  return ec == std::errc() ? ParseStatus::Ok : ParseStatus::Invalid;
 }
 
 ParseStatus parseDouble(std::string_view s, double& out) {
   s = stripPlus(s);
-  if (s.empty()) return ParseStatus::kInvalid;
+  if (s.empty()) return ParseStatus::Invalid;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  if (ptr != s.data() + s.size()) return ParseStatus::kInvalid;
-  if (ec == std::errc::result_out_of_range) return ParseStatus::kOutOfRange;
-  if (ec != std::errc()) return ParseStatus::kInvalid;
+  if (ptr != s.data() + s.size()) return ParseStatus::Invalid;
+  if (ec == std::errc::result_out_of_range) return ParseStatus::OutOfRange;
+  if (ec != std::errc()) return ParseStatus::Invalid;
   // from_chars accepts "inf" and "nan"; neither is a usable setting.
-  return std::isfinite(out) ? ParseStatus::kOk : ParseStatus::kInvalid;
+  return std::isfinite(out) ? ParseStatus::Ok : ParseStatus::Invalid;
 }
 
 // Bounds read better as "1000000000" than "1e+09".
@@ -120,7 +120,7 @@ std::vector<Entry> ParseContext::entries(const YAML::Node& map, const std::strin
       continue;
     }
     const std::string& key = keyNode.Scalar();
-    std::string childPath = path.empty() ? key : path + "." + key;
+    std::string childPath = path.empty() ? key : fmt::format("{}.{}", path, key);
     if (key == kMergeKey && keyNode.Tag() == "?") {
       merges.push_back(Entry{key, kv.second, std::move(childPath), line});
       continue;
@@ -151,15 +151,20 @@ void ParseContext::mergeInto(const Entry& merge, const std::string& path, bool s
   }
   const bool valid = !sources.empty() && std::all_of(sources.begin(), sources.end(),
                                                      [](const auto& n) { return n.IsMap(); });
-  // Aliases can make merges cyclic or exponentially large; bound the work.
-  const bool tooBig = depth >= kMaxMergeDepth || mergeBudget_ <= 0;
-  if (!valid || tooBig) {
+  if (!valid) {
     if (strict) {
-      addProblem(merge.path, merge.line,
-                 valid ? std::string("merge keys nested too deeply or too large")
-                       : "a merge key needs a mapping or a sequence of mappings, got " +
-                             describe(merge.value));
+      addProblem(
+          merge.path, merge.line,
+          "a merge key needs a mapping or a sequence of mappings, got " + describe(merge.value));
     }
+    return;
+  }
+  // Aliases can make merges cyclic or exponentially large: bound the work, report it once.
+  if (depth >= kMaxMergeDepth || mergeBudget_ <= 0) {
+    if (strict && !mergeLimitReported_) {
+      addProblem(merge.path, merge.line, "merge keys nested too deeply or too large");
+    }
+    mergeLimitReported_ = mergeLimitReported_ || strict;
     return;
   }
   for (const YAML::Node& source : sources) {
@@ -235,11 +240,11 @@ std::optional<int64_t> ParseContext::readInteger(const Entry& entry, int64_t min
   if (!text) return std::nullopt;
   int64_t value = 0;
   const ParseStatus status = parseInteger(*text, value);
-  if (status == ParseStatus::kInvalid) {
+  if (status == ParseStatus::Invalid) {
     addProblem(entry.path, entry.line, "must be an integer, got " + gotWhat(entry));
     return std::nullopt;
   }
-  if (status == ParseStatus::kOutOfRange || value < min || value > max) {
+  if (status == ParseStatus::OutOfRange || value < min || value > max) {
     addProblem(entry.path, entry.line,
                max == INT64_MAX
                    ? fmt::format("must be an integer >= {}, got {}", min, gotWhat(entry))
@@ -256,12 +261,12 @@ std::optional<double> ParseContext::readNumber(const Entry& entry, double min, d
   if (!text) return std::nullopt;
   double value = 0;
   const ParseStatus status = parseDouble(*text, value);
-  if (status == ParseStatus::kInvalid) {
+  if (status == ParseStatus::Invalid) {
     addProblem(entry.path, entry.line, "must be a number, got " + gotWhat(entry));
     return std::nullopt;
   }
   const bool belowMin = minExclusive ? value <= min : value < min;
-  if (status == ParseStatus::kOutOfRange || belowMin || value > max) {
+  if (status == ParseStatus::OutOfRange || belowMin || value > max) {
     addProblem(entry.path, entry.line,
                fmt::format("must be a number {} {} and <= {}, got {}", minExclusive ? ">" : ">=",
                            formatBound(min), formatBound(max), gotWhat(entry)));

@@ -37,7 +37,6 @@ class ParseContext {
   void addWarning(std::string path, int line, std::string message);
   void notImplemented(const Entry& entry) { addWarning(entry.path, entry.line, kNotImplemented); }
 
-  [[nodiscard]] bool hasProblems() const { return !problems_.empty(); }
   std::vector<Problem> takeProblems() { return std::move(problems_); }
   std::vector<Warning> takeWarnings() { return std::move(warnings_); }
 
@@ -65,7 +64,7 @@ class ParseContext {
  private:
   // Replaces an "os.environ/VAR" reference by the variable's value.
   std::string resolve(const std::string& text, const Entry& entry, bool unsetVarIsProblem);
-  std::optional<std::string> lookup(const std::string& name) const;
+  [[nodiscard]] std::optional<std::string> lookup(const std::string& name) const;
   std::optional<std::string> scalarText(const Entry& entry, const char* expected);
   std::vector<Entry> entries(const YAML::Node& map, const std::string& path, bool strict,
                              int mergeDepth);
@@ -76,7 +75,8 @@ class ParseContext {
   std::map<std::string, std::string> overlay_;  // environment_variables of this load
   std::vector<Problem> problems_;
   std::vector<Warning> warnings_;
-  int64_t mergeBudget_ = 100000;  // mapping entries "<<" may still pull in during this load
+  int64_t mergeBudget_ = 50000;  // mapping entries "<<" may still pull in during this load
+  bool mergeLimitReported_ = false;
 };
 
 // Section parsers (one per top-level key); each records its problems in the context.

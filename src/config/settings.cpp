@@ -2,9 +2,12 @@
 // router_settings and llmux's own llmux_settings.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <string_view>
 
 #include "config/parse_context.hpp"

@@ -94,8 +94,8 @@ std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
 
 }  // namespace
 
-Engine::Engine(Gateway& gw, net::any_io_executor ex, size_t worker)
-    : gw_(gw), ex_(ex), worker_(worker), client_(ex, gw.tls), rr_(gw.groups.size(), 0) {
+Engine::Engine(Gateway& gw, net::any_io_executor ex, size_t worker, TimeoutSweep& sweep)
+    : gw_(gw), ex_(ex), worker_(worker), client_(ex, gw.tls, sweep), rr_(gw.groups.size(), 0) {
   upHead_.reserve(1024);
   outBuf_.reserve(16 * 1024);
 }
@@ -125,7 +125,7 @@ net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayE
 
 net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseWriter& out,
                                              RequestOutcome& outcome) {
-  auto parsed = types::parseChatRequest(req.msg.body());
+  auto parsed = types::parseChatRequest(req.body());
   if (auto* e = std::get_if<GatewayError>(&parsed)) {
     co_await sendError(out, *e, outcome);
     co_return;
@@ -170,7 +170,7 @@ net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatReques
                                      const DeploymentRt& d, http::ResponseWriter& out,
                                      RequestOutcome& outcome) {
   const auto& cfg = *d.cfg;
-  auto reply = providers::mock::makeReply(chat, cfg.mockResponse, req.msg.body().size());
+  auto reply = providers::mock::makeReply(chat, cfg.mockResponse, req.body().size());
   outcome.promptTokens = reply.promptTokens;
   outcome.completionTokens = reply.completionTokens;
   net::steady_timer timer(ex_);
@@ -224,7 +224,7 @@ net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatReques
 net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequest& chat,
                                        const DeploymentRt& d, http::ResponseWriter& out,
                                        RequestOutcome& outcome) {
-  openai::buildUpstreamBody(req.msg.body(), chat, d.cfg->upstreamModel, upBody_);
+  openai::buildUpstreamBody(req.body(), chat, d.cfg->upstreamModel, upBody_);
   upHead_.assign(d.requestLinePrefix);
   fmt::format_to(std::back_inserter(upHead_), "content-type: application/json\r\ncontent-length: {}\r\n",
                  upBody_.size());
@@ -352,12 +352,17 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
       break;
     }
     if (data.empty()) {
-      if (!sawDone) {
+      // The upstream body ended cleanly without [DONE] (some compatible servers do this): end the
+      // client's stream properly, unless an event was cut off half-way.
+      if (sse_.pending() > 0) {
         failure = GatewayError::badGateway(
-            fmt::format("Upstream stream for deployment '{}' ended before [DONE].", d.cfg->id),
+            fmt::format("Upstream stream for deployment '{}' ended in the middle of an event.", d.cfg->id),
             "upstream_stream_truncated");
+        break;
       }
-      break;
+      if (!co_await out.writeChunk("data: [DONE]\n\n", true)) outcome.errorType = "client_closed_request";
+      ex.release();
+      co_return;
     }
     outBuf_.clear();
     bool fits = sse_.feed(data, [&](const providers::SseEvent& ev) {
@@ -383,21 +388,22 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
           break;
       }
     });
-    if (!outBuf_.empty()) {
-      if (outcome.ttftUs == 0) outcome.ttftUs = usSince(req.received);
-      if (!co_await out.writeChunk(outBuf_)) {
-        ex.abort();
-        outcome.errorType = "client_closed_request";
-        co_return;
-      }
-    }
     if (!fits) {
       failure = GatewayError::badGateway(
           fmt::format("Upstream stream for deployment '{}' sent an oversized event.", d.cfg->id),
           "upstream_protocol_error");
       break;
     }
-    if (sawDone) break;  // anything after [DONE] is ignored
+    if (!outBuf_.empty() || sawDone) {
+      if (outcome.ttftUs == 0) outcome.ttftUs = usSince(req.received);
+      // [DONE] ends the client's stream in the same write (anything after it is ignored).
+      if (!co_await out.writeChunk(outBuf_, sawDone)) {
+        ex.abort();
+        outcome.errorType = "client_closed_request";
+        co_return;
+      }
+    }
+    if (sawDone) break;
   }
   if (failure) {
     ex.abort();
@@ -405,16 +411,15 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
     outBuf_.assign("data: ");
     outBuf_ += failure->toJson();
     outBuf_ += "\n\n";
-    if (!co_await out.writeChunk(outBuf_)) co_return;
-  } else {
-    // Drain to the end of the upstream body so the connection can be reused.
-    while (!ex.done()) {
-      auto [f, data] = co_await ex.read();
-      if (f != upstream::Failure::None || data.empty()) break;
-    }
-    ex.release();
+    co_await out.writeChunk(outBuf_, true);
+    co_return;
   }
-  co_await out.endStream();
+  // Drain the rest of the upstream body (normally nothing) so the connection can be reused.
+  while (!ex.done()) {
+    auto [f, data] = co_await ex.read();
+    if (f != upstream::Failure::None || data.empty()) break;
+  }
+  ex.release();
 }
 
 }  // namespace llmux::engine

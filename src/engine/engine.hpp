@@ -32,7 +32,7 @@ struct RequestOutcome {
 
 class Engine {
  public:
-  Engine(Gateway& gw, boost::asio::any_io_executor ex, size_t worker);
+  Engine(Gateway& gw, boost::asio::any_io_executor ex, size_t worker, TimeoutSweep& sweep);
 
   boost::asio::awaitable<void> chatCompletions(http::Request& req, http::ResponseWriter& out,
                                                RequestOutcome& outcome);

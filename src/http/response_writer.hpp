@@ -20,8 +20,10 @@ class ResponseWriter {
                                                std::string_view body) = 0;
   // Starts a chunked response (HTTP/1.0 clients get a close-delimited body instead).
   virtual boost::asio::awaitable<bool> beginStream(int status, std::span<const Header> headers) = 0;
-  // Sends bytes to the client at once; false when the client is gone.
-  virtual boost::asio::awaitable<bool> writeChunk(std::string_view data) = 0;
+  // Sends bytes to the client at once (with the stream head if not yet sent); `last` also ends
+  // the stream in the same write. False when the client is gone.
+  virtual boost::asio::awaitable<bool> writeChunk(std::string_view data, bool last = false) = 0;
+  // Ends the stream (equivalent to writeChunk({}, true)).
   virtual boost::asio::awaitable<bool> endStream() = 0;
   // While an upstream call is pending, the server watches the client socket; if the client
   // disconnects it sets clientGone() and calls target->abortNow() so the upstream work stops.

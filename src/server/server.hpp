@@ -11,6 +11,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "common/timeout_sweep.hpp"
 #include "http/handler.hpp"
 
 namespace llmux::server {
@@ -32,6 +33,7 @@ struct Options {
 struct WorkerContext {
   size_t index = 0;
   boost::asio::any_io_executor executor;
+  TimeoutSweep* sweep = nullptr;  // this thread's coarse timeouts, shared with the handler
 };
 
 using HandlerFactory = std::function<std::unique_ptr<http::Handler>(const WorkerContext&)>;

@@ -23,6 +23,9 @@ namespace bhttp = boost::beast::http;
 namespace {
 constexpr auto kTok = net::as_tuple(net::use_awaitable);
 constexpr size_t kFirstReadBytes = 4096;
+constexpr size_t kBodyReadBytes = 64 * 1024;
+constexpr size_t kKeepBodyCapacity = 64 * 1024;
+constexpr size_t kKeepHeaderCapacity = 32 * 1024;
 constexpr size_t kMaxDrainBytes = 1 << 20;
 
 std::string_view reason(int status) {
@@ -71,10 +74,55 @@ bool hasToken(std::string_view value, std::string_view token) {
 }
 }  // namespace
 
+// A handler waiting on its upstream longer than this gets its client socket watched for a
+// disconnect; quick requests never pay for the watch.
+constexpr auto kWatchDelay = std::chrono::milliseconds(20);
+
 Session::Session(Worker& worker, net::ip::tcp::socket socket)
-    : worker_(worker), stream_(std::move(socket)) {
-  head_.reserve(512);
+    : worker_(worker), socket_(std::move(socket)) {
+  respHead_.reserve(512);
   registryPos = worker_.add(this);
+  worker_.sweep.add(this);
+}
+
+Session::~Session() { worker_.sweep.remove(this); }
+
+void Session::armRead(std::chrono::milliseconds d) {
+  timedOut_ = false;
+  timerKind_ = TimerKind::Read;
+  expiresAfter(d);
+}
+
+void Session::armIdleWatch() {
+  if (watchTarget_ != nullptr && !watching_) {
+    timerKind_ = TimerKind::WatchStart;
+    expiresAfter(kWatchDelay);
+  } else {
+    timerKind_ = TimerKind::None;
+    expiresNever();
+  }
+}
+
+void Session::onExpired() {
+  switch (timerKind_) {
+    case TimerKind::Read: {
+      // Cancel (not close) so the session can still answer 408.
+      timedOut_ = true;
+      boost::system::error_code ec;
+      socket_.cancel(ec);
+      break;
+    }
+    case TimerKind::Write:
+      timedOut_ = true;  // the client stopped reading: nothing more can be sent
+      closeSocket();
+      break;
+    case TimerKind::WatchStart:
+      startWatch();
+      break;
+    case TimerKind::None:
+      break;
+  }
+  timerKind_ = TimerKind::None;
 }
 
 void Session::newRequestId() { worker_.nextRequestId(requestId_); }
@@ -83,8 +131,8 @@ void Session::closeSocket() {
   if (closed_) return;
   closed_ = true;
   boost::system::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  socket_.shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
 }
 
 void Session::shutdown(bool force) {
@@ -96,6 +144,45 @@ void Session::shutdown(bool force) {
   }
 }
 
+net::awaitable<boost::system::error_code> Session::readRequest(size_t& bytesIn) {
+  const Options& o = worker_.opts();
+  bool headerSeen = false;
+  for (;;) {
+    if (buf_.size() > 0) {
+      boost::system::error_code ec;
+      size_t n = parser_->put(buf_.data(), ec);
+      buf_.consume(n);
+      bytesIn += n;
+      if (ec && ec != bhttp::error::need_more) co_return ec;
+      if (parser_->is_done()) co_return boost::system::error_code{};
+      if (parser_->is_header_done() && !headerSeen) {
+        headerSeen = true;
+        http10_ = head_.version < 11;
+        if (auto exp = head_.headers.get("expect"); !exp.empty()) {
+          if (!beast::iequals(exp, "100-continue")) co_return bhttp::error::bad_field;
+          if (!http10_) {
+            static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (!co_await writeBuffers(k100, {}, {})) co_return net::error::connection_reset;
+          }
+        }
+        armRead(o.bodyTimeout);  // the body gets its own deadline
+      }
+      if (!ec && n > 0) continue;  // progress: parse what is left in the buffer
+    }
+    size_t want = headerSeen ? kBodyReadBytes : kFirstReadBytes;
+    auto [ec, n] = co_await socket_.async_read_some(buf_.prepare(want), kTok);
+    if (ec) {
+      if (ec == net::error::eof) {
+        boost::system::error_code pec;
+        parser_->put_eof(pec);
+        co_return pec ? pec : boost::system::error_code(bhttp::error::partial_message);
+      }
+      co_return ec;
+    }
+    buf_.commit(n);
+  }
+}
+
 net::awaitable<void> Session::run() {
   auto self = shared_from_this();  // keeps the session alive while the coroutine runs
   const Options& o = worker_.opts();
@@ -104,87 +191,66 @@ net::awaitable<void> Session::run() {
     if (worker_.draining() || closed_) break;
     if (buf_.size() == 0) {
       // Keep-alive idle wait: a long timeout until the first byte of the next request.
-      stream_.expires_after(o.idleTimeout);
-      auto [ec, n] = co_await stream_.async_read_some(buf_.prepare(kFirstReadBytes), kTok);
+      armRead(o.idleTimeout);
+      auto [ec, n] = co_await socket_.async_read_some(buf_.prepare(kFirstReadBytes), kTok);
       if (ec) break;
       buf_.commit(n);
     }
     state_ = State::Reading;
     newRequestId();
-    parser_.emplace();
+    parser_.emplace(head_);
+    parser_->eager(true);
     parser_->header_limit(o.maxHeaderBytes);
     parser_->body_limit(o.maxBodyBytes);
     // The whole header must arrive within headerTimeout (slowloris).
-    stream_.expires_after(o.headerTimeout);
-    auto [hec, hn] = co_await bhttp::async_read_header(stream_, buf_, *parser_, kTok);
-    size_t bytesIn = hn;
-    if (hec) {
-      if (hec == bhttp::error::header_limit) {
+    armRead(o.headerTimeout);
+    size_t bytesIn = 0;
+    auto ec = co_await readRequest(bytesIn);
+    if (ec) {
+      const bool header = !parser_->is_header_done();
+      if (ec == bhttp::error::header_limit) {
         co_await sendErrorAndClose(431, "invalid_request_error", "Request header fields too large.",
                                    "header_too_large");
-      } else if (hec == bhttp::error::body_limit) {
+      } else if (ec == bhttp::error::body_limit) {
         co_await sendErrorAndClose(413, "invalid_request_error",
                                    fmt::format("Request body exceeds the limit of {} bytes.", o.maxBodyBytes),
                                    "request_too_large");
-      } else if (hec == beast::error::timeout) {
+      } else if (timedOut_) {
         co_await sendErrorAndClose(408, "invalid_request_error",
-                                   "Timed out reading the request header.", "request_timeout");
-      } else if (hec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
-                 hec != bhttp::error::end_of_stream && hec != bhttp::error::partial_message) {
+                                   header ? "Timed out reading the request header."
+                                          : "Timed out reading the request body.",
+                                   "request_timeout");
+      } else if (ec == bhttp::error::bad_field && !header) {
+        co_await sendErrorAndClose(417, "invalid_request_error", "Unsupported Expect header.",
+                                   "expectation_failed");
+      } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+                 ec != bhttp::error::partial_message && ec != bhttp::error::end_of_stream) {
         co_await sendErrorAndClose(400, "invalid_request_error",
-                                   "Malformed HTTP request: " + hec.message() + ".", "bad_request");
+                                   "Malformed HTTP request: " + ec.message() + ".", "bad_request");
       }
       break;
     }
-    auto& msg = parser_->get();
-    http10_ = msg.version() < 11;
-    if (auto exp = msg[bhttp::field::expect]; !exp.empty()) {
-      if (!beast::iequals(exp, "100-continue")) {
-        co_await sendErrorAndClose(417, "invalid_request_error", "Unsupported Expect header.",
-                                   "expectation_failed");
-        break;
-      }
-      if (!http10_) {
-        stream_.expires_after(o.writeTimeout);
-        static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [wec, wn] = co_await net::async_write(stream_, net::buffer(k100.data(), k100.size()), kTok);
-        if (wec) break;
-      }
-    }
-    if (!parser_->is_done()) {
-      stream_.expires_after(o.bodyTimeout);
-      auto [bec, bn] = co_await bhttp::async_read(stream_, buf_, *parser_, kTok);
-      bytesIn += bn;
-      if (bec) {
-        if (bec == bhttp::error::body_limit) {
-          co_await sendErrorAndClose(413, "invalid_request_error",
-                                     fmt::format("Request body exceeds the limit of {} bytes.", o.maxBodyBytes),
-                                     "request_too_large");
-        } else if (bec == beast::error::timeout) {
-          co_await sendErrorAndClose(408, "invalid_request_error",
-                                     "Timed out reading the request body.", "request_timeout");
-        } else if (bec != bhttp::error::end_of_stream && bec != bhttp::error::partial_message &&
-                   bec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
-          co_await sendErrorAndClose(400, "invalid_request_error",
-                                     "Malformed HTTP request body: " + bec.message() + ".", "bad_request");
-        }
-        break;
-      }
-    }
     state_ = State::Handling;
-    stream_.expires_never();
-    keepAlive_ = msg.keep_alive() && !http10_;
+    timerKind_ = TimerKind::None;
+    expiresNever();
+    keepAlive_ = parser_->keep_alive() && !http10_;
+    parser_.reset();
     streaming_ = false;
     headSent_ = false;
-    http::Request req{msg, std::string_view(requestId_, sizeof requestId_),
+    headPending_ = false;
+    http::Request req{head_, std::string_view(requestId_, sizeof requestId_),
                       std::chrono::steady_clock::now(), worker_.index(), bytesIn};
     co_await worker_.handler().handle(req, *this);
     unwatchClient();
+    // A stream the handler did not end cannot be followed by another response on this connection.
+    if (streaming_) keepAlive_ = false;
     if (!headSent_) {
       // A handler that wrote nothing is a bug; answer rather than hang the client.
       co_await respond(500, {}, GatewayError::internal("No response was produced.").toJson());
     }
-    parser_.reset();
+    // Do not keep a huge body buffer alive on an idle keep-alive connection.
+    if (head_.body.capacity() > kKeepBodyCapacity) std::string().swap(head_.body);
+    head_.headers.shrink(kKeepHeaderCapacity);
     if (!keepAlive_ || gone_ || closed_) break;
   }
   unwatchClient();
@@ -201,46 +267,47 @@ net::awaitable<void> Session::sendErrorAndClose(int status, std::string_view typ
   if (!ok) co_return;
   // Half-close and drain what the client is still sending, so it reads our answer instead of a reset.
   boost::system::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-  stream_.expires_after(std::chrono::seconds(2));
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  armRead(std::chrono::seconds(2));
   size_t drained = 0;
   std::array<char, 8192> sink{};
   while (drained < kMaxDrainBytes) {
-    auto [rec, n] = co_await stream_.async_read_some(net::buffer(sink), kTok);
+    auto [rec, n] = co_await socket_.async_read_some(net::buffer(sink), kTok);
     if (rec) break;
     drained += n;
   }
 }
 
 void Session::startHead(int status) {
-  head_.clear();
-  fmt::format_to(std::back_inserter(head_), "HTTP/1.1 {} {}\r\n", status, reason(status));
+  respHead_.clear();
+  fmt::format_to(std::back_inserter(respHead_), "HTTP/1.1 {} {}\r\n", status, reason(status));
 }
 
 void Session::finishHead(std::span<const http::Header> headers) {
   for (const auto& [k, v] : headers) {
-    head_ += k;
-    head_ += ": ";
-    head_ += v;
-    head_ += "\r\n";
+    respHead_ += k;
+    respHead_ += ": ";
+    respHead_ += v;
+    respHead_ += "\r\n";
   }
-  head_ += "x-llmux-request-id: ";
-  head_.append(requestId_, sizeof requestId_);
-  head_ += "\r\n";
+  respHead_ += "x-llmux-request-id: ";
+  respHead_.append(requestId_, sizeof requestId_);
+  respHead_ += "\r\n";
   if (!keepAlive_ || worker_.draining()) {
     keepAlive_ = false;
-    head_ += "connection: close\r\n";
+    respHead_ += "connection: close\r\n";
   }
-  head_ += "\r\n";
+  respHead_ += "\r\n";
 }
 
 net::awaitable<bool> Session::writeBuffers(std::string_view a, std::string_view b, std::string_view c) {
   if (closed_ || gone_) co_return false;
   std::array<net::const_buffer, 3> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size()),
                                         net::buffer(c.data(), c.size())};
-  stream_.expires_after(worker_.opts().writeTimeout);
-  auto [ec, n] = co_await net::async_write(stream_, bufs, kTok);
-  stream_.expires_never();
+  timerKind_ = TimerKind::Write;
+  expiresAfter(worker_.opts().writeTimeout);
+  auto [ec, n] = co_await net::async_write(socket_, bufs, kTok);
+  armIdleWatch();
   bytesOut_ += n;
   if (ec) {
     gone_ = true;
@@ -253,10 +320,10 @@ net::awaitable<bool> Session::writeBuffers(std::string_view a, std::string_view 
 net::awaitable<bool> Session::respond(int status, std::span<const http::Header> headers,
                                       std::string_view body) {
   startHead(status);
-  fmt::format_to(std::back_inserter(head_), "content-length: {}\r\n", body.size());
+  fmt::format_to(std::back_inserter(respHead_), "content-length: {}\r\n", body.size());
   finishHead(headers);
   headSent_ = true;
-  co_return co_await writeBuffers(head_, body, {});
+  co_return co_await writeBuffers(respHead_, body, {});
 }
 
 net::awaitable<bool> Session::beginStream(int status, std::span<const http::Header> headers) {
@@ -264,38 +331,45 @@ net::awaitable<bool> Session::beginStream(int status, std::span<const http::Head
   if (http10_) {
     keepAlive_ = false;  // HTTP/1.0 has no chunked encoding: the body ends when we close
   } else {
-    head_ += "transfer-encoding: chunked\r\n";
+    respHead_ += "transfer-encoding: chunked\r\n";
   }
   finishHead(headers);
   headSent_ = true;
   streaming_ = true;
-  co_return co_await writeBuffers(head_, {}, {});
+  headPending_ = true;  // sent together with the first chunk: one write instead of two
+  co_return !gone_ && !closed_;
 }
 
-net::awaitable<bool> Session::writeChunk(std::string_view data) {
-  if (data.empty()) co_return !gone_;
-  if (http10_) co_return co_await writeBuffers(data, {}, {});
-  chunkPrefix_.clear();
-  fmt::format_to(std::back_inserter(chunkPrefix_), "{:x}\r\n", data.size());
-  co_return co_await writeBuffers(chunkPrefix_, data, "\r\n");
-}
-
-net::awaitable<bool> Session::endStream() {
-  streaming_ = false;
+net::awaitable<bool> Session::writeChunk(std::string_view data, bool last) {
+  // One write per call: [pending head] [chunk size] data [CRLF + terminating chunk if last].
+  std::string_view head = headPending_ ? std::string_view(respHead_) : std::string_view();
+  headPending_ = false;
+  if (last) streaming_ = false;
   if (http10_) {
-    keepAlive_ = false;
-    co_return !gone_;
+    if (last) keepAlive_ = false;
+    if (head.empty() && data.empty()) co_return !gone_;
+    co_return co_await writeBuffers(head, data, {});
   }
-  co_return co_await writeBuffers("0\r\n\r\n", {}, {});
+  chunkPrefix_.assign(head);
+  if (!data.empty()) fmt::format_to(std::back_inserter(chunkPrefix_), "{:x}\r\n", data.size());
+  std::string_view tail = data.empty() ? (last ? "0\r\n\r\n" : "") : (last ? "\r\n0\r\n\r\n" : "\r\n");
+  if (chunkPrefix_.empty() && data.empty() && tail.empty()) co_return !gone_;
+  co_return co_await writeBuffers(chunkPrefix_, data, tail);
 }
+
+net::awaitable<bool> Session::endStream() { co_return co_await writeChunk({}, true); }
 
 void Session::watchClient(Abortable* target) {
   watchTarget_ = target;
-  if (watching_ || closed_ || gone_) return;
+  armIdleWatch();
+}
+
+void Session::startWatch() {
+  if (watchTarget_ == nullptr || watching_ || closed_ || gone_) return;
   watching_ = true;
   auto self = shared_from_this();
   uint64_t gen = ++watchGen_;
-  stream_.socket().async_wait(
+  socket_.async_wait(
       net::ip::tcp::socket::wait_read,
       net::bind_cancellation_slot(watchCancel_.slot(), [self, gen](boost::system::error_code ec) {
         if (gen != self->watchGen_) return;  // a cancelled earlier watch completing late
@@ -303,7 +377,7 @@ void Session::watchClient(Abortable* target) {
         if (ec || self->closed_) return;
         // Readable while we wait on the upstream: either pipelined bytes (fine) or EOF/reset.
         char probe = 0;
-        ssize_t r = ::recv(self->stream_.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        ssize_t r = ::recv(self->socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
           self->gone_ = true;
           if (self->watchTarget_ != nullptr) self->watchTarget_->abortNow();
@@ -313,6 +387,10 @@ void Session::watchClient(Abortable* target) {
 
 void Session::unwatchClient() {
   watchTarget_ = nullptr;
+  if (timerKind_ == TimerKind::WatchStart) {
+    timerKind_ = TimerKind::None;
+    expiresNever();
+  }
   if (watching_) {
     watching_ = false;
     ++watchGen_;

@@ -5,14 +5,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <list>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "common/timeout_sweep.hpp"
 #include "http/handler.hpp"
 #include "server/server.hpp"
 
@@ -20,16 +19,19 @@ namespace llmux::server {
 
 class Worker;
 
-class Session : public http::ResponseWriter, public std::enable_shared_from_this<Session> {
+class Session final : public http::ResponseWriter,
+                      public std::enable_shared_from_this<Session>,
+                      private TimeoutSweep::Entry {
  public:
   Session(Worker& worker, boost::asio::ip::tcp::socket socket);
+  ~Session();
   boost::asio::awaitable<void> run();
 
   // ResponseWriter
   boost::asio::awaitable<bool> respond(int status, std::span<const http::Header> headers,
                                        std::string_view body) override;
   boost::asio::awaitable<bool> beginStream(int status, std::span<const http::Header> headers) override;
-  boost::asio::awaitable<bool> writeChunk(std::string_view data) override;
+  boost::asio::awaitable<bool> writeChunk(std::string_view data, bool last = false) override;
   boost::asio::awaitable<bool> endStream() override;
   void watchClient(Abortable* target) override;
   void unwatchClient() override;
@@ -42,24 +44,35 @@ class Session : public http::ResponseWriter, public std::enable_shared_from_this
 
  private:
   enum class State { Idle, Reading, Handling };
+  // What the single sweep deadline currently guards.
+  enum class TimerKind { None, Read, Write, WatchStart };
+  void onExpired() override;
+  void armRead(std::chrono::milliseconds d);
+  void armIdleWatch();
+  void startWatch();
   void startHead(int status);
   void finishHead(std::span<const http::Header> headers);
   boost::asio::awaitable<bool> writeBuffers(std::string_view a, std::string_view b, std::string_view c);
+  boost::asio::awaitable<boost::system::error_code> readRequest(size_t& bytesIn);
   boost::asio::awaitable<void> sendErrorAndClose(int status, std::string_view type,
                                                  std::string_view message, std::string_view code);
   void newRequestId();
   void closeSocket();
 
   Worker& worker_;
-  boost::beast::tcp_stream stream_;
+  boost::asio::ip::tcp::socket socket_;
+  TimerKind timerKind_ = TimerKind::None;
+  bool timedOut_ = false;
   boost::beast::flat_buffer buf_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  std::string head_;   // reused response head
+  http::RequestHead head_;  // reused across the connection's requests
+  std::optional<http::RequestParser> parser_;
+  std::string respHead_;  // reused response head
   std::string chunkPrefix_;
   State state_ = State::Idle;
   bool keepAlive_ = true;
   bool http10_ = false;
   bool streaming_ = false;
+  bool headPending_ = false;  // stream head not yet written: it goes out with the first chunk
   bool headSent_ = false;
   bool gone_ = false;
   bool closed_ = false;

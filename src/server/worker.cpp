@@ -17,7 +17,7 @@ using tcp = net::ip::tcp;
 
 Worker::Worker(size_t index, const Options& opts, const HandlerFactory& factory)
     : index_(index), opts_(opts), acceptor_(ioc) {
-  handler_ = factory(WorkerContext{index, ioc.get_executor()});
+  handler_ = factory(WorkerContext{index, ioc.get_executor(), &sweep});
   std::random_device rd;
   idPrefix_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
@@ -93,7 +93,18 @@ void Worker::drain() {
     // Copy: shutdown may not erase synchronously, but be safe against iterator invalidation.
     std::vector<Session*> snapshot(sessions_.begin(), sessions_.end());
     for (Session* s : snapshot) s->shutdown(false);
+    stopSweepWhenIdle();
   });
+}
+
+void Worker::remove(std::list<Session*>::iterator it) {
+  sessions_.erase(it);
+  stopSweepWhenIdle();
+}
+
+void Worker::stopSweepWhenIdle() {
+  // The sweep's tick keeps the io_context busy; once draining and empty, let run() return.
+  if (draining_ && sessions_.empty()) sweep.stop();
 }
 
 void Worker::forceClose() {

@@ -27,14 +27,16 @@ class Worker {
   [[nodiscard]] bool draining() const { return draining_; }
   http::Handler& handler() { return *handler_; }
   std::list<Session*>::iterator add(Session* s) { return sessions_.insert(sessions_.end(), s); }
-  void remove(std::list<Session*>::iterator it) { sessions_.erase(it); }
+  void remove(std::list<Session*>::iterator it);
   // 32 hex chars, unique per process and, with overwhelming probability, across instances.
   void nextRequestId(char out[32]);
 
-  boost::asio::io_context ioc{1};
+  boost::asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  TimeoutSweep sweep{ioc.get_executor()};
 
  private:
   boost::asio::awaitable<void> acceptLoop();
+  void stopSweepWhenIdle();
 
   size_t index_;
   const Options& opts_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <cstring>
 #include <vector>
 
 // Validation: simdjson's On-Demand API only checks what it is asked for, so the walker below asks
@@ -31,14 +32,18 @@ constexpr int kMaxDepth = 256;
 // thread_local parser allocation after one big request.
 constexpr size_t kThreadParserMaxBytes = 1u << 20;
 
-constexpr bool isJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+constexpr bool isJsonSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 constexpr std::string_view trimRight(std::string_view s) {
   while (!s.empty() && isJsonSpace(s.back())) s.remove_suffix(1);
   return s;
 }
 
-constexpr bool isDigit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?  (the whole token)
 constexpr bool isNumberToken(std::string_view s) {
@@ -67,20 +72,50 @@ constexpr bool isNumberToken(std::string_view s) {
   return i == n;
 }
 
+// The trimmed raw token of a scalar that is checked but not consumed. On-Demand skips unconsumed
+// values without looking at what follows them (a string followed by ':' is taken for a key), so the
+// next structural character is checked here; the container iteration checks the rest.
+error_code scalarToken(od::value v, std::string_view& tok) {
+  const std::string_view raw = v.raw_json_token();
+  // Past the last token this reads the zeroed padding, never beyond it.
+  const char next = raw.data()[raw.size()];
+  if (next != ',' && next != '}' && next != ']') return simdjson::TAPE_ERROR;
+  tok = trimRight(raw);
+  return SUCCESS;
+}
+
+// Validates a string value and returns its text: a view into the body when the token has no
+// escapes (stage 1 already checked its quotes, UTF-8 and control characters, so nothing is left to
+// check or copy), else the unescaped copy in the parser's string buffer. Both live until the next
+// parse on this thread.
+error_code readString(od::value v, std::string_view& out) {
+  std::string_view tok;
+  if (auto e = scalarToken(v, tok)) return e;
+  if (tok.size() >= 2 && tok.back() == '"') {
+    const std::string_view inner = tok.substr(1, tok.size() - 2);
+    if (std::memchr(inner.data(), '\\', inner.size()) == nullptr) {
+      out = inner;
+      return SUCCESS;
+    }
+  }
+  return v.get_string().get(out);
+}
+
 // Semantic problems are recorded, not returned, because a later duplicate key may override them
 // and because a JSON syntax error anywhere in the body takes precedence.
 enum class Problem : uint8_t {
-  kNone,
-  kType,          // wrong JSON type
-  kEmpty,         // empty string / array
-  kEscaped,       // model token contains escapes
-  kElementType,   // messages[i] is not an object
-  kRoleMissing,   // messages[i] has no role
-  kRoleType,      // messages[i].role is not a string
-  kIncludeUsage,  // stream_options.include_usage is not a bool
+  None,
+  Type,          // wrong JSON type
+  Empty,         // empty string / array
+  Escaped,       // model token contains escapes
+  ElementType,   // messages[i] is not an object
+  RoleMissing,   // messages[i] has no role
+  RoleType,      // messages[i].role is not a string
+  IncludeUsage,  // stream_options.include_usage is not a bool
 };
 
-// Per-thread scratch for the text parts of user messages (views into the parser's string buffer).
+// Per-thread scratch for the text parts of user messages (views into the body or the parser's
+// string buffer; reused so a request with content parts does not allocate for them).
 struct PartScratch {
   std::vector<std::string_view> current;
   std::vector<std::string_view> lastUser;
@@ -124,12 +159,12 @@ class Walker {
   PartScratch& parts_;
 
   bool modelSeen_ = false;
-  Problem modelProblem_ = Problem::kNone;
+  Problem modelProblem_ = Problem::None;
   bool messagesSeen_ = false;
-  Problem messagesProblem_ = Problem::kNone;
+  Problem messagesProblem_ = Problem::None;
   size_t messagesIndex_ = 0;  // the message a problem is about
-  Problem streamProblem_ = Problem::kNone;
-  Problem streamOptionsProblem_ = Problem::kNone;
+  Problem streamProblem_ = Problem::None;
+  Problem streamOptionsProblem_ = Problem::None;
   bool streamOptionsOpen_ = false;  // member span begun, end not yet known
 
   // The last user message so far: its string content, or its text parts in parts_.lastUser.
@@ -158,10 +193,13 @@ error_code Walker::walkValue(od::value v, int depth) {
     }
     case od::json_type::string: {
       std::string_view s;
-      return v.get_string().get(s);
+      return readString(v, s);
     }
-    case od::json_type::number:
-      return isNumberToken(trimRight(v.raw_json_token())) ? SUCCESS : simdjson::NUMBER_ERROR;
+    case od::json_type::number: {
+      std::string_view tok;
+      if (auto e = scalarToken(v, tok)) return e;
+      return isNumberToken(tok) ? SUCCESS : simdjson::NUMBER_ERROR;
+    }
     case od::json_type::boolean:
     case od::json_type::null: {
       bool ignored = false;
@@ -190,7 +228,8 @@ error_code Walker::walkArray(od::array a, int depth) {
 }
 
 error_code Walker::literal(od::value v, od::json_type type, bool& truth) {
-  const std::string_view tok = trimRight(v.raw_json_token());
+  std::string_view tok;
+  if (auto e = scalarToken(v, tok)) return e;
   if (type == od::json_type::null) return tok == "null" ? SUCCESS : simdjson::N_ATOM_ERROR;
   if (tok == "true") {
     truth = true;
@@ -246,13 +285,13 @@ void Walker::finish(size_t objectEnd) {
 
 error_code Walker::onModel(od::value v) {
   modelSeen_ = true;
-  modelProblem_ = Problem::kNone;
+  modelProblem_ = Problem::None;
   req_.model = {};
   req_.modelSpan = {};
   od::json_type type;
   if (auto e = v.type().get(type)) return e;
   if (type != od::json_type::string) {
-    modelProblem_ = Problem::kType;
+    modelProblem_ = Problem::Type;
     return walkValue(v, 1);
   }
   const std::string_view tok = trimRight(v.raw_json_token());
@@ -262,9 +301,9 @@ error_code Walker::onModel(od::value v) {
   const std::string_view inner = tok.substr(1, tok.size() - 2);
   if (inner.find('\\') != std::string_view::npos) {
     // `model` is a view into the body, which cannot hold the unescaped name.
-    modelProblem_ = Problem::kEscaped;
+    modelProblem_ = Problem::Escaped;
   } else if (inner.empty()) {
-    modelProblem_ = Problem::kEmpty;
+    modelProblem_ = Problem::Empty;
   } else {
     req_.model = inner;
   }
@@ -273,7 +312,7 @@ error_code Walker::onModel(od::value v) {
 
 error_code Walker::onMessages(od::value v) {
   messagesSeen_ = true;
-  messagesProblem_ = Problem::kNone;
+  messagesProblem_ = Problem::None;
   req_.messageCount = 0;
   lastUserIsString_ = false;
   lastUserString_ = {};
@@ -281,7 +320,7 @@ error_code Walker::onMessages(od::value v) {
   od::json_type type;
   if (auto e = v.type().get(type)) return e;
   if (type != od::json_type::array) {
-    messagesProblem_ = Problem::kType;
+    messagesProblem_ = Problem::Type;
     return walkValue(v, 1);
   }
   od::array messages;
@@ -293,13 +332,13 @@ error_code Walker::onMessages(od::value v) {
     ++index;
   }
   req_.messageCount = index;
-  if (index == 0) messagesProblem_ = Problem::kEmpty;
+  if (index == 0) messagesProblem_ = Problem::Empty;
   return SUCCESS;
 }
 
 error_code Walker::onMessage(od::value v, size_t index) {
   auto note = [&](Problem p) {
-    if (messagesProblem_ == Problem::kNone) {
+    if (messagesProblem_ == Problem::None) {
       messagesProblem_ = p;
       messagesIndex_ = index;
     }
@@ -307,7 +346,7 @@ error_code Walker::onMessage(od::value v, size_t index) {
   od::json_type type;
   if (auto e = v.type().get(type)) return e;
   if (type != od::json_type::object) {
-    note(Problem::kElementType);
+    note(Problem::ElementType);
     return walkValue(v, 2);
   }
   od::object message;
@@ -329,7 +368,7 @@ error_code Walker::onMessage(od::value v, size_t index) {
       roleIsString = false;
       if (auto e = value.type().get(type)) return e;
       if (type == od::json_type::string) {
-        if (auto e = value.get_string().get(role)) return e;
+        if (auto e = readString(value, role)) return e;
         roleIsString = true;
       } else if (auto e = walkValue(value, 3)) {
         return e;
@@ -341,9 +380,9 @@ error_code Walker::onMessage(od::value v, size_t index) {
     }
   }
   if (!roleSeen) {
-    note(Problem::kRoleMissing);
+    note(Problem::RoleMissing);
   } else if (!roleIsString) {
-    note(Problem::kRoleType);
+    note(Problem::RoleType);
   } else if (role == "user") {
     lastUserIsString_ = curIsString_;
     lastUserString_ = curString_;
@@ -360,7 +399,7 @@ error_code Walker::onContent(od::value v, int depth) {
   if (auto e = v.type().get(type)) return e;
   if (type == od::json_type::string) {
     curIsString_ = true;
-    return v.get_string().get(curString_);
+    return readString(v, curString_);
   }
   if (type != od::json_type::array) return walkValue(v, depth);
   od::array parts;
@@ -372,7 +411,8 @@ error_code Walker::onContent(od::value v, int depth) {
   return SUCCESS;
 }
 
-// A content part: {"type":"text","text":"..."} contributes its text; anything else is only validated.
+// A content part: {"type":"text","text":"..."} contributes its text; anything else is only
+// validated.
 error_code Walker::onPart(od::value v, int depth) {
   od::json_type type;
   if (auto e = v.type().get(type)) return e;
@@ -393,7 +433,7 @@ error_code Walker::onPart(od::value v, int depth) {
       if (auto e = value.type().get(type)) return e;
       if (type == od::json_type::string) {
         std::string_view s;
-        if (auto e = value.get_string().get(s)) return e;
+        if (auto e = readString(value, s)) return e;
         if (isType) {
           isText = s == "text";
         } else {
@@ -415,19 +455,19 @@ error_code Walker::onPart(od::value v, int depth) {
 }
 
 error_code Walker::onStream(od::value v) {
-  streamProblem_ = Problem::kNone;
+  streamProblem_ = Problem::None;
   req_.stream = false;
   od::json_type type;
   if (auto e = v.type().get(type)) return e;
   if (type == od::json_type::boolean || type == od::json_type::null) {
     return literal(v, type, req_.stream);
   }
-  streamProblem_ = Problem::kType;
+  streamProblem_ = Problem::Type;
   return walkValue(v, 1);
 }
 
 error_code Walker::onStreamOptions(od::value v) {
-  streamOptionsProblem_ = Problem::kNone;
+  streamOptionsProblem_ = Problem::None;
   req_.includeUsage = false;
   od::json_type type;
   if (auto e = v.type().get(type)) return e;
@@ -436,7 +476,7 @@ error_code Walker::onStreamOptions(od::value v) {
     return literal(v, type, ignored);
   }
   if (type != od::json_type::object) {
-    streamOptionsProblem_ = Problem::kType;
+    streamOptionsProblem_ = Problem::Type;
     return walkValue(v, 1);
   }
   od::object options;
@@ -451,14 +491,14 @@ error_code Walker::onStreamOptions(od::value v) {
       if (auto e = walkValue(value, 2)) return e;
       continue;
     }
-    if (streamOptionsProblem_ == Problem::kIncludeUsage) streamOptionsProblem_ = Problem::kNone;
+    if (streamOptionsProblem_ == Problem::IncludeUsage) streamOptionsProblem_ = Problem::None;
     req_.includeUsage = false;
     if (auto e = value.type().get(type)) return e;
     // null is accepted as "not set", as OpenAI does.
     if (type == od::json_type::boolean || type == od::json_type::null) {
       if (auto e = literal(value, type, req_.includeUsage)) return e;
     } else {
-      streamOptionsProblem_ = Problem::kIncludeUsage;
+      streamOptionsProblem_ = Problem::IncludeUsage;
       if (auto e = walkValue(value, 2)) return e;
     }
   }
@@ -471,7 +511,7 @@ error_code Walker::onMockResponse(od::value v) {
   if (auto e = v.type().get(type)) return e;
   if (type != od::json_type::string) return walkValue(v, 1);
   std::string_view s;
-  if (auto e = v.get_string().get(s)) return e;
+  if (auto e = readString(v, s)) return e;
   req_.mockResponse.emplace(s);
   return SUCCESS;
 }
@@ -480,40 +520,45 @@ std::optional<GatewayError> Walker::problem() const {
   using E = GatewayError;
   if (!modelSeen_) return E::invalidRequest("Missing required parameter: 'model'.", "model");
   switch (modelProblem_) {
-    case Problem::kNone: break;
-    case Problem::kEmpty:
+    case Problem::None:
+      break;
+    case Problem::Empty:
       return E::invalidRequest("Invalid value for 'model': expected a non-empty string.", "model");
-    case Problem::kEscaped:
+    case Problem::Escaped:
       return E::invalidRequest(
           "Invalid value for 'model': escape sequences in the model name are not supported.",
           "model");
-    default: return E::invalidRequest("Invalid type for 'model': expected a string.", "model");
+    default:
+      return E::invalidRequest("Invalid type for 'model': expected a string.", "model");
   }
   if (!messagesSeen_) {
     return E::invalidRequest("Missing required parameter: 'messages'.", "messages");
   }
   switch (messagesProblem_) {
-    case Problem::kNone: break;
-    case Problem::kElementType:
+    case Problem::None:
+      break;
+    case Problem::ElementType:
       return E::invalidRequest(
           fmt::format("Invalid type for 'messages[{}]': expected an object.", messagesIndex_),
           "messages");
-    case Problem::kRoleMissing:
+    case Problem::RoleMissing:
       return E::invalidRequest(
           fmt::format("Missing required parameter: 'messages[{}].role'.", messagesIndex_),
           "messages");
-    case Problem::kRoleType:
+    case Problem::RoleType:
       return E::invalidRequest(
           fmt::format("Invalid type for 'messages[{}].role': expected a string.", messagesIndex_),
           "messages");
-    default: return E::invalidRequest("'messages' must be a non-empty array.", "messages");
+    default:
+      return E::invalidRequest("'messages' must be a non-empty array.", "messages");
   }
-  if (streamProblem_ != Problem::kNone) {
+  if (streamProblem_ != Problem::None) {
     return E::invalidRequest("Invalid type for 'stream': expected a boolean.", "stream");
   }
   switch (streamOptionsProblem_) {
-    case Problem::kNone: break;
-    case Problem::kIncludeUsage:
+    case Problem::None:
+      break;
+    case Problem::IncludeUsage:
       return E::invalidRequest(
           "Invalid type for 'stream_options.include_usage': expected a boolean.",
           "stream_options.include_usage");

@@ -8,7 +8,6 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/read.hpp>
 #include <cerrno>
 
 namespace llmux::upstream {
@@ -25,6 +24,9 @@ constexpr uint32_t kMaxResponseHeaderBytes = 64 * 1024;
 // Pooled connections idle longer than this are not reused: many servers close idle keep-alive
 // connections after 60-75 s, and reusing one that the peer is closing costs a retry.
 constexpr auto kMaxIdleAge = std::chrono::seconds(50);
+// Connections idle for less than this are reused without a liveness probe: servers do not close
+// keep-alive connections that young, and the retry in Exchange::start covers the rare race.
+constexpr auto kProbeAfterIdle = std::chrono::seconds(1);
 constexpr auto kDnsTtl = std::chrono::seconds(30);
 }  // namespace
 
@@ -42,23 +44,26 @@ const char* failureName(Failure f) {
 
 class Connection {
  public:
-  Connection(net::any_io_executor ex, const Target& t) : tcp(std::move(ex)), target(&t) {}
-  beast::tcp_stream& lowest() { return tls ? tls->next_layer() : tcp; }
+  Connection(net::any_io_executor ex, const Target& t) : tcp(std::move(ex)), target(&t) {
+    buffer.reserve(kReadBufBytes);  // read whole response heads in one recv
+  }
+  tcp::socket& lowest() { return tls ? tls->next_layer() : tcp; }
   void close() {
     boost::system::error_code ec;
-    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
-    lowest().socket().close(ec);
+    lowest().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close(ec);
   }
 
-  beast::tcp_stream tcp;  // moved into `tls` for https origins
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  tcp::socket tcp;  // moved into `tls` for https origins
+  std::unique_ptr<beast::ssl_stream<tcp::socket>> tls;
   const Target* target;
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer;  // raw bytes read but not yet parsed
   Clock::time_point idleSince;
 };
 
-Client::Client(net::any_io_executor ex, net::ssl::context& tls, size_t maxIdlePerOrigin)
-    : ex_(ex), tls_(tls), maxIdle_(maxIdlePerOrigin), resolver_(ex) {}
+Client::Client(net::any_io_executor ex, net::ssl::context& tls, TimeoutSweep& sweep,
+               size_t maxIdlePerOrigin)
+    : ex_(ex), tls_(tls), sweep_(sweep), maxIdle_(maxIdlePerOrigin), resolver_(ex) {}
 
 Client::~Client() { closeIdle(); }
 
@@ -87,10 +92,11 @@ std::unique_ptr<Connection> Client::checkout(const Target& t) {
       c->close();
       continue;
     }
+    if (now - c->idleSince < kProbeAfterIdle) return c;
     // A peer that closed while the connection sat idle shows as readable EOF; plain-HTTP peers must
     // not send anything unprompted, TLS peers may (session tickets), so only EOF/errors disqualify.
     char probe = 0;
-    ssize_t r = ::recv(c->lowest().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t r = ::recv(c->lowest().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
     bool alive = r < 0 ? (errno == EAGAIN || errno == EWOULDBLOCK) : (r > 0 && c->tls != nullptr);
     if (!alive) {
       c->close();
@@ -131,20 +137,30 @@ net::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>>
 }
 
 Exchange::Exchange(Client& client, const Target& target, const Timeouts& timeouts)
-    : client_(client), target_(target), timeouts_(timeouts) {}
+    : client_(client), target_(target), timeouts_(timeouts) {
+  client_.sweep_.add(this);
+}
 
-Exchange::~Exchange() { release(); }
+Exchange::~Exchange() {
+  release();
+  client_.sweep_.remove(this);
+}
 
 void Exchange::armTimer(std::chrono::milliseconds d) {
-  auto now = Clock::now();
-  auto at = now + d;
+  auto at = Clock::now() + d;
   if (timeouts_.deadline < at) at = timeouts_.deadline;
-  conn_->lowest().expires_at(at);
+  expiresAt(at);
+}
+
+void Exchange::onExpired() {
+  // Closing the socket makes the pending operation complete with an error; timedOut_ says why.
+  timedOut_ = true;
+  if (conn_) conn_->close();
 }
 
 Failure Exchange::classify(const boost::system::error_code& ec, Failure ioDefault) {
   if (aborted_) return Failure::Cancelled;
-  if (ec == beast::error::timeout) return Failure::Timeout;
+  if (timedOut_) return Failure::Timeout;
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category()) {
     if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return Failure::Reset;
     return Failure::Protocol;
@@ -161,7 +177,7 @@ net::awaitable<Failure> Exchange::connect() {
   }
   conn_ = std::make_unique<Connection>(client_.ex_, target_);
   armTimer(timeouts_.connect);
-  auto [cec, ep] = co_await conn_->tcp.async_connect(endpoints, kTok);
+  auto [cec, ep] = co_await net::async_connect(conn_->tcp, endpoints, kTok);
   if (cec) {
     Failure f = classify(cec, Failure::Connect);
     if (f == Failure::Timeout) f = Failure::Connect;  // a connect timeout is a connect failure (502)
@@ -169,9 +185,9 @@ net::awaitable<Failure> Exchange::connect() {
     co_return f;
   }
   boost::system::error_code ignored;
-  conn_->tcp.socket().set_option(tcp::no_delay(true), ignored);
+  conn_->tcp.set_option(tcp::no_delay(true), ignored);
   if (target_.tls) {
-    conn_->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(conn_->tcp),
+    conn_->tls = std::make_unique<beast::ssl_stream<tcp::socket>>(std::move(conn_->tcp),
                                                                          client_.tls_);
     boost::system::error_code ipec;
     net::ip::make_address(target_.host, ipec);
@@ -183,6 +199,10 @@ net::awaitable<Failure> Exchange::connect() {
     armTimer(timeouts_.connect);
     auto [hec] = co_await conn_->tls->async_handshake(net::ssl::stream_base::client, kTok);
     if (hec) {
+      if (timedOut_) {
+        detail_ = "TLS handshake with " + target_.origin + " timed out";
+        co_return Failure::Connect;
+      }
       detail_ = "TLS handshake with " + target_.origin + " failed: " + hec.message();
       co_return aborted_ ? Failure::Cancelled : Failure::Connect;
     }
@@ -204,17 +224,56 @@ net::awaitable<Failure> Exchange::sendAndReadHeader(std::string_view head, std::
     detail_ = "sending the request to " + target_.origin + " failed: " + ec.message();
     co_return classify(ec, Failure::Reset);
   }
-  parser_.emplace();
+  body_.clear();
+  parser_.emplace(headers_, body_);
+  parser_->eager(true);
   parser_->header_limit(kMaxResponseHeaderBytes);
   parser_->body_limit(boost::none);  // the engine bounds what it buffers; streams are unbounded
+  while (!parser_->is_header_done()) {
+    Failure f = co_await fill();
+    if (f != Failure::None) {
+      if (detail_.empty()) detail_ = "reading the response header from " + target_.origin + " failed";
+      co_return f;
+    }
+  }
+  bodyDone_ = parser_->is_done();
+  co_return Failure::None;
+}
+
+net::awaitable<Failure> Exchange::fill() {
+  boost::system::error_code ec;
+  size_t n = 0;
+  auto space = conn_->buffer.prepare(kReadBufBytes);
   if (conn_->tls) {
-    std::tie(ec, std::ignore) = co_await bhttp::async_read_header(*conn_->tls, conn_->buffer, *parser_, kTok);
+    std::tie(ec, n) = co_await conn_->tls->async_read_some(space, kTok);
   } else {
-    std::tie(ec, std::ignore) = co_await bhttp::async_read_header(conn_->tcp, conn_->buffer, *parser_, kTok);
+    std::tie(ec, n) = co_await conn_->tcp.async_read_some(space, kTok);
   }
   if (ec) {
-    detail_ = "reading the response header from " + target_.origin + " failed: " + ec.message();
+    if ((ec == net::error::eof || ec == net::ssl::error::stream_truncated) && parser_->is_header_done() &&
+        !aborted_ && !timedOut_) {
+      // A body delimited by connection close ends here; otherwise the message is truncated.
+      boost::system::error_code pec;
+      parser_->put_eof(pec);
+      if (!pec) {
+        bodyDone_ = true;
+        co_return Failure::None;
+      }
+    }
+    detail_ = "reading from " + target_.origin + " failed: " + ec.message();
     co_return classify(ec, Failure::Reset);
+  }
+  conn_->buffer.commit(n);
+  for (;;) {
+    boost::system::error_code pec;
+    size_t used = parser_->put(conn_->buffer.data(), pec);
+    conn_->buffer.consume(used);
+    if (pec == bhttp::error::need_more) break;
+    if (pec) {
+      detail_ = "invalid HTTP from " + target_.origin + ": " + pec.message();
+      co_return Failure::Protocol;
+    }
+    if (parser_->is_done() || used == 0 || conn_->buffer.size() == 0) break;
   }
   bodyDone_ = parser_->is_done();
   co_return Failure::None;
@@ -241,53 +300,37 @@ net::awaitable<Failure> Exchange::start(std::string_view head, std::string_view 
     conn_.reset();
     if (!(reused_ && f == Failure::Reset && nothingReceived && attempt == 0)) co_return f;
     detail_.clear();
+    timedOut_ = false;
   }
   co_return Failure::Reset;
 }
 
-int Exchange::status() const { return parser_ ? static_cast<int>(parser_->get().result_int()) : 0; }
+int Exchange::status() const { return parser_ ? parser_->status() : 0; }
 
-std::string_view Exchange::header(std::string_view name) const {
-  if (!parser_) return {};
-  const auto& h = parser_->get();
-  auto it = h.find(name);
-  if (it == h.end()) return {};
-  return it->value();
-}
+std::string_view Exchange::header(std::string_view name) const { return headers_.get(name); }
 
 bool Exchange::done() const { return bodyDone_; }
 
 net::awaitable<std::pair<Failure, std::string_view>> Exchange::read() {
-  if (!readBuf_) readBuf_ = std::make_unique<char[]>(kReadBufBytes);
-  while (!bodyDone_) {
+  if (handedOut_) {
+    body_.clear();
+    handedOut_ = false;
+  }
+  while (body_.empty() && !bodyDone_) {
     if (!conn_) co_return std::pair{Failure::Cancelled, std::string_view{}};
     armTimer(timeouts_.idle);
-    auto& b = parser_->get().body();
-    b.data = readBuf_.get();
-    b.size = kReadBufBytes;
-    b.more = true;
-    boost::system::error_code ec;
-    if (conn_->tls) {
-      std::tie(ec, std::ignore) = co_await bhttp::async_read_some(*conn_->tls, conn_->buffer, *parser_, kTok);
-    } else {
-      std::tie(ec, std::ignore) = co_await bhttp::async_read_some(conn_->tcp, conn_->buffer, *parser_, kTok);
-    }
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) {
-      detail_ = "reading the response body from " + target_.origin + " failed: " + ec.message();
-      co_return std::pair{classify(ec, Failure::Reset), std::string_view{}};
-    }
-    size_t produced = kReadBufBytes - parser_->get().body().size;
-    bodyDone_ = parser_->is_done();
-    if (produced > 0) co_return std::pair{Failure::None, std::string_view(readBuf_.get(), produced)};
+    Failure f = co_await fill();
+    if (f != Failure::None) co_return std::pair{f, std::string_view{}};
   }
-  co_return std::pair{Failure::None, std::string_view{}};
+  handedOut_ = true;
+  co_return std::pair{Failure::None, std::string_view(body_)};
 }
 
 void Exchange::release() {
   if (!conn_) return;
-  if (!aborted_ && bodyDone_ && parser_ && parser_->keep_alive() && conn_->buffer.size() == 0) {
-    conn_->lowest().expires_never();
+  if (!aborted_ && !timedOut_ && bodyDone_ && parser_ && parser_->keep_alive() &&
+      conn_->buffer.size() == 0) {
+    expiresNever();
     client_.checkin(std::move(conn_));
     return;
   }

@@ -6,9 +6,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <memory>
@@ -19,6 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/timeout_sweep.hpp"
+#include "http/header_list.hpp"
+#include "upstream/response_parser.hpp"
 #include "upstream/target.hpp"
 
 namespace llmux::upstream {
@@ -47,7 +47,8 @@ class Connection;
 // Pools and DNS cache of one I/O thread.
 class Client {
  public:
-  Client(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls, size_t maxIdlePerOrigin = 256);
+  Client(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls, TimeoutSweep& sweep,
+         size_t maxIdlePerOrigin = 256);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -70,6 +71,7 @@ class Client {
   };
   boost::asio::any_io_executor ex_;
   boost::asio::ssl::context& tls_;
+  TimeoutSweep& sweep_;
   size_t maxIdle_;
   boost::asio::ip::tcp::resolver resolver_;
   std::unordered_map<const Target*, std::vector<std::unique_ptr<Connection>>> idle_;
@@ -77,7 +79,7 @@ class Client {
 };
 
 // One request/response exchange on a pooled or new connection.
-class Exchange {
+class Exchange final : private TimeoutSweep::Entry {
  public:
   Exchange(Client& client, const Target& target, const Timeouts& timeouts);
   ~Exchange();
@@ -91,7 +93,7 @@ class Exchange {
   [[nodiscard]] int status() const;
   [[nodiscard]] std::string_view header(std::string_view name) const;
   // Next decoded body bytes (chunked encoding removed). An empty view with Failure::None means the
-  // body is complete. The view is valid until the next call.
+  // body is complete. The view is valid until the next call of read().
   boost::asio::awaitable<std::pair<Failure, std::string_view>> read();
   [[nodiscard]] bool done() const;
 
@@ -107,18 +109,23 @@ class Exchange {
   boost::asio::awaitable<Failure> connect();
   boost::asio::awaitable<Failure> sendAndReadHeader(std::string_view head, std::string_view body);
   void armTimer(std::chrono::milliseconds d);
+  void onExpired() override;
   Failure classify(const boost::system::error_code& ec, Failure ioDefault);
 
   Client& client_;
   const Target& target_;
   Timeouts timeouts_;
   std::unique_ptr<Connection> conn_;
-  std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
+  boost::asio::awaitable<Failure> fill();  // one socket read, parsed into body_
+  std::optional<ResponseParser> parser_;
+  http::HeaderList headers_;
+  std::string body_;  // decoded body bytes not yet handed out by read()
   bool reused_ = false;
   bool aborted_ = false;
   bool bodyDone_ = false;
+  bool timedOut_ = false;
+  bool handedOut_ = false;
   std::string detail_;
-  std::unique_ptr<char[]> readBuf_;
 };
 
 }  // namespace llmux::upstream

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,7 +12,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -407,7 +405,12 @@ class SSEReader:
             self.buf = rest + self.buf[cut:]
             ev = {"data": None, "comments": [], "event": None, "raw": block, "t": time.monotonic()}
             datas = []
-            for line in block.decode("utf-8").split("\n"):
+            try:
+                text = block.decode("utf-8")
+            except UnicodeDecodeError:
+                text = block.decode("utf-8", "replace")
+                ev["bad_utf8"] = True
+            for line in text.split("\n"):
                 if line.startswith(":"):
                     ev["comments"].append(line[1:].strip())
                     continue
@@ -509,6 +512,20 @@ def eq(got, want, what):
         raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
 
 
+def eq_seq(got, want, what, width=240):
+    """Compares two sequences (e.g. SSE data payloads), reporting the first difference compactly."""
+    if got == want:
+        return
+
+    def short(x):
+        x = repr(x)
+        return x if len(x) <= width else x[:width] + "..."
+    n = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    raise AssertionError(f"{what}: got {len(got)} items, expected {len(want)}; first difference at #{n}:\n"
+                         f"    got:      {short(got[n]) if n < len(got) else '(missing)'}\n"
+                         f"    expected: {short(want[n]) if n < len(want) else '(nothing more)'}")
+
+
 def check_error(resp, status, type_=None, code=None, param="__any__", msg_contains=None):
     """Checks an OpenAI-shaped error response."""
     check(resp.status == status, f"expected status {status}, got {resp.status}: {resp.body[:400]!r}")
@@ -554,6 +571,30 @@ def user_msg(text):
 
 def marker(prefix="m"):
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class Bg:
+    """Runs fn(*args) in a daemon thread, keeping its result or exception."""
+
+    def __init__(self, fn, *args, **kw):
+        self.result = None
+        self.exc = None
+        self.t = threading.Thread(target=self._run, args=(fn, args, kw), daemon=True)
+        self.t.start()
+
+    def _run(self, fn, args, kw):
+        try:
+            self.result = fn(*args, **kw)
+        except BaseException as e:  # noqa: BLE001
+            self.exc = e
+
+    def join(self, timeout):
+        self.t.join(timeout * slow_factor())
+        if self.t.is_alive():
+            raise AssertionError("background request did not finish in time")
+        if self.exc is not None:
+            raise AssertionError(f"background request failed: {type(self.exc).__name__}: {self.exc}")
+        return self.result
 
 
 # ---------------------------------------------------------------------------------------------- gateway process

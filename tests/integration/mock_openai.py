@@ -195,11 +195,13 @@ class MockOpenAI:
             return [r for r in self.requests if m in r.body]
 
     def wait_request(self, marker, timeout=10.0, done=False):
+        """The first request whose body contains marker; with done=True, once the mock has finished
+        answering it (completely, or cut short because the peer went away)."""
         m = marker.encode() if isinstance(marker, str) else marker
 
         def pred():
             for r in self.requests:
-                if m in r.body and (r.done or not done):
+                if m in r.body and (not done or r.done or r.aborted is not None):
                     return r
             return None
         return self.wait_for(pred, timeout, f"a request containing {marker!r}")
@@ -351,13 +353,14 @@ class MockOpenAI:
         rng = random.Random(rec.seq * 7919 + len(rec.body))
         model_out = (model or "gpt") + "-2024-07-18"
         cid = f"chatcmpl-mock{rec.seq:06d}"
+        stream_req = req.get("stream") is True
         content = list(MOCK_TEXT)
         last_user = _last_user_text(req)
         if fault.startswith("gpt-echo"):
             content = _split_words(last_user or "")
         elif fault.startswith("gpt-big"):
             kb = _num_suffix(fault, 1024)
-            piece = "The quick brown fox jumps over the lazy dog. "
+            piece = "The quick brown fox jumps over the lazy dog. " * (22 if stream_req else 1)
             n = kb * 1024 // len(piece) + 1
             content = [piece] * n
 
@@ -617,6 +620,11 @@ class _Conn:
         return True
 
     def read_request(self):
+        if not self.buf and not self._fill():
+            return None
+        if self.buf[:1] == b"\x16":  # a TLS ClientHello on this plain-HTTP port: answer like a real server
+            self.send(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            raise _Abort("tls_client_hello_on_plain_port")
         while b"\r\n\r\n" not in self.buf:
             if len(self.buf) > self.MAX_HEAD:
                 raise PeerClosed("head_too_large")
@@ -701,8 +709,9 @@ class _StreamWriter:
         i = 0
         # Force one split inside the first multi-byte UTF-8 character, if any.
         forced = next((k + 1 for k, b in enumerate(data) if b >= 0xC0), None)
+        scale = 32 if len(data) > 200_000 else 1  # keep multi-megabyte bodies fast
         while i < len(data):
-            n = self.rng.choice([1, 3, 7, 20, 64, 150, 400, 1200, 5000])
+            n = self.rng.choice([1, 3, 7, 20, 64, 150, 400, 1200, 5000]) * scale
             if forced is not None and i < forced < i + n:
                 n = forced - i
                 forced = None

@@ -51,6 +51,9 @@ class SharedEnv:
             deployment("tools", "openai/gpt-tools", **up),
             deployment("big", "openai/gpt-big-2048", **up),
             deployment("dead", "openai/gpt-4o", api_base=dead, api_key=UPSTREAM_KEY),
+            deployment("dns-fail", "openai/gpt-4o", api_base="http://llmux-test-host.invalid/v1", api_key=UPSTREAM_KEY),
+            deployment("tls-fail", "openai/gpt-4o", api_base=base.replace("http://", "https://"),
+                       api_key=UPSTREAM_KEY),
             deployment("slow-mock", "mock/anything", mock_latency_ms=200, mock_chunk_delay_ms=150),
         ]
         self.groups = [d["model_name"] for d in self.model_list]

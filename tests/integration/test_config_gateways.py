@@ -1,5 +1,8 @@
 """Gateways with their own configs: no master key, no deployment key, env references, providers."""
-from harness import (UPSTREAM_KEY, chat, chat_stream, check, check_error, eq, marker, request, test, user_msg)
+import time
+
+from harness import (UPSTREAM_KEY, chat, chat_stream, check, check_error, eq, marker, request, slow_factor, test,
+                     user_msg)
 
 
 @test
@@ -90,3 +93,17 @@ def model_info_id_and_index_ids(ctx):
         eq(r.header("x-llmux-deployment"), dep, f"{group} deployment id")
     r = request(gw.port, "GET", "/models", auth=None)
     eq([m["id"] for m in r.json()["data"]], ["a", "b", "c"], "models in file order")
+
+
+@test
+def request_timeout_ms_default(ctx):
+    """llmux_settings.request_timeout_ms bounds a non-streaming call when the deployment sets no timeout."""
+    mock = ctx.mock()
+    gw = ctx.gateway({"model_list": [{"model_name": "h", "litellm_params": {
+        "model": "openai/gpt-hang", "api_base": mock.base_url, "api_key": "k"}}],
+        "llmux_settings": {"request_timeout_ms": 700, "access_log": ""}})
+    t0 = time.monotonic()
+    r = chat(gw.port, {"model": "h", "messages": user_msg("x")}, auth=None)
+    el = time.monotonic() - t0
+    check_error(r, 504, "timeout_error", "upstream_timeout")
+    check(0.6 <= el <= 4 * slow_factor(), f"504 after {el:.2f}s with request_timeout_ms: 700")

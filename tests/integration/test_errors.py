@@ -208,6 +208,21 @@ def err_upstream_connect_failed_502(ctx):
 
 
 @test
+def err_upstream_dns_failure_502(ctx):
+    env = shared(ctx)
+    r = chat(env.port, {"model": "dns-fail", "messages": MSGS})
+    check_error(r, 502, "upstream_error", "upstream_connect_failed")
+
+
+@test
+def err_upstream_tls_failure_502(ctx):
+    """https:// api_base pointing at a plain-HTTP port: the TLS handshake fails."""
+    env = shared(ctx)
+    r = chat(env.port, {"model": "tls-fail", "messages": MSGS}, timeout=10)
+    check_error(r, 502, "upstream_error", "upstream_connect_failed")
+
+
+@test
 def err_upstream_timeout_504(ctx):
     env = shared(ctx)
     m = marker("hang1")

@@ -4,7 +4,7 @@ import os
 import re
 import time
 
-from harness import (ENV_KEY_VALUE, MASTER_KEY, UPSTREAM_KEY, chat, chat_stream, check, eq, marker, poll, request,
+from harness import (Bg, ENV_KEY_VALUE, MASTER_KEY, UPSTREAM_KEY, chat, chat_stream, check, eq, marker, poll, request,
                      test, user_msg)
 from shared_env import shared
 
@@ -112,11 +112,7 @@ def metrics_count_a_request(ctx):
 def metrics_in_flight_gauge(ctx):
     env = shared(ctx)
     m = marker("inflight")
-    import threading
-    res = {}
-    t = threading.Thread(target=lambda: res.setdefault("r", chat_stream(
-        env.port, {"model": "pause", "stream": True, "messages": user_msg("x"), "user": m})))
-    t.start()
+    t = Bg(chat_stream, env.port, {"model": "pause", "stream": True, "messages": user_msg("x"), "user": m})
     try:
         env.mock.wait_request(m)
         v = _value(_samples(_metrics(env.port).text), "llmux_in_flight_requests")

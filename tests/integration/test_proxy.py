@@ -1,10 +1,11 @@
 """The request path through an OpenAI-compatible upstream: what goes up, what comes back."""
 import json
+import re
 import threading
 import time
 
-from harness import (ENV_KEY_VALUE, MASTER_KEY, UPSTREAM_KEY, Conn, chat, chat_stream, check, eq, llmux_version,
-                     marker, read_stream, slow_factor, test, user_msg)
+from harness import (ENV_KEY_VALUE, MASTER_KEY, UPSTREAM_KEY, Conn, chat, chat_stream, check, eq, eq_seq,
+                     llmux_version, marker, read_stream, slow_factor, test, user_msg)
 from shared_env import shared
 
 
@@ -141,7 +142,7 @@ def stream_relay_without_include_usage(ctx):
     check(r.ended and not r.error, f"stream did not end cleanly: {r.describe()}")
     want = [p for p in rec.events if not _usage_only(p)]
     check(any(_usage_only(p) for p in rec.events), "fixture: mock should have sent a usage chunk")
-    eq(r.data, want, "relayed events (usage-only chunk dropped, everything else identical)")
+    eq_seq(r.data, want, "relayed events (usage-only chunk dropped, everything else identical)")
     check(r.done, "[DONE] relayed")
     eq(r.content(), "Hello from the mock upstream — café ✓.", "assembled content")
 
@@ -153,7 +154,7 @@ def stream_relay_with_include_usage(ctx):
     r, rec = _stream_upstream(env, {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": True},
                                     "messages": user_msg("x"), "user": m}, m)
     check(r.ended and not r.error, f"stream did not end cleanly: {r.describe()}")
-    eq(r.data, rec.events, "relayed events (all, incl. the usage chunk)")
+    eq_seq(r.data, rec.events, "relayed events (all, incl. the usage chunk)")
     eq(r.data[-1], "[DONE]", "last event")
     u = json.loads(r.data[-2])
     eq(u["choices"], [], "usage chunk choices")
@@ -165,7 +166,7 @@ def stream_relay_tool_calls(ctx):
     env = shared(ctx)
     m = marker("tools")
     r, rec = _stream_upstream(env, {"model": "tools", "stream": True, "messages": user_msg("x"), "user": m}, m)
-    eq(r.data, [p for p in rec.events if not _usage_only(p)], "tool-call stream relayed intact")
+    eq_seq(r.data, [p for p in rec.events if not _usage_only(p)], "tool-call stream relayed intact")
 
 
 @test
@@ -194,7 +195,7 @@ def stream_relayed_as_events_arrive(ctx):
           f"only {len(seen_before_release)} events reached the client while the upstream was paused "
           "(events must be relayed as soon as they are complete)")
     rec = env.mock.wait_request(m, done=True)
-    eq(r.data, [p for p in rec.events if not _usage_only(p)], "all events after release")
+    eq_seq(r.data, [p for p in rec.events if not _usage_only(p)], "all events after release")
     check(r.done, "[DONE]")
 
 
@@ -204,7 +205,7 @@ def stream_keepalive_comments(ctx):
     m = marker("kac")
     r, rec = _stream_upstream(env, {"model": "keepalive-comments", "stream": True, "messages": user_msg("x"),
                                     "user": m}, m)
-    eq(r.data, [p for p in rec.events if not _usage_only(p)], "data events relayed (comments ignored)")
+    eq_seq(r.data, [p for p in rec.events if not _usage_only(p)], "data events relayed (comments ignored)")
     check(r.done, "[DONE]")
 
 
@@ -213,7 +214,7 @@ def stream_crlf_upstream(ctx):
     env = shared(ctx)
     m = marker("crlf")
     r, rec = _stream_upstream(env, {"model": "crlf", "stream": True, "messages": user_msg("x"), "user": m}, m)
-    eq(r.data, [p for p in rec.events if not _usage_only(p)], "CRLF-framed upstream events relayed")
+    eq_seq(r.data, [p for p in rec.events if not _usage_only(p)], "CRLF-framed upstream events relayed")
     check(r.done, "[DONE]")
 
 
@@ -238,7 +239,7 @@ def upstream_close_delimited_body(ctx):
     m2 = marker("closedelim-s")
     s, rec2 = _stream_upstream(env, {"model": "close-delimited", "stream": True, "messages": user_msg("x"),
                                      "user": m2}, m2)
-    eq(s.data, [p for p in rec2.events if not _usage_only(p)], "close-delimited stream relayed")
+    eq_seq(s.data, [p for p in rec2.events if not _usage_only(p)], "close-delimited stream relayed")
     check(s.done, "[DONE]")
 
 
@@ -289,3 +290,36 @@ def concurrent_requests(ctx):
         t.join(60)
     check(not errors, f"{len(errors)} of {n} concurrent requests failed: {errors[:5]}")
     ctx.note(f"{n} concurrent requests in {time.monotonic() - t0:.2f}s")
+
+
+@test
+def concurrent_streams_not_mixed(ctx):
+    """Many simultaneous streams through one deployment: each client gets exactly its own upstream events."""
+    mock = ctx.mock()
+    gw = ctx.gateway({"model_list": [{"model_name": "s", "litellm_params": {
+        "model": "openai/gpt-4o", "api_base": mock.base_url, "api_key": "k"}}],
+        "llmux_settings": {"access_log": "", "workers": 2}})
+    n = 24
+    out = {}
+
+    def one(i):
+        mk = f"cs{i:03d}-{marker()}"
+        try:
+            r = chat_stream(gw.port, {"model": "s", "stream": True, "messages": user_msg(mk), "user": mk},
+                            auth=None, timeout=15)
+            rec = mock.wait_request(mk, done=True)
+            want = [p for p in rec.events if not _usage_only(p)]
+            if r.resp.status != 200 or r.data != want:
+                got_ids = sorted(set(re.findall(r'"id":"(chatcmpl-[A-Za-z0-9]+)"', "".join(r.data))))
+                out[i] = (f"status {r.resp.status}, {len(r.data)} events (want {len(want)}), upstream "
+                          f"#{rec.seq} on mock connection {rec.conn_id}; ids seen {got_ids}; "
+                          f"utf8-broken events {sum(1 for e in r.events if e.get('bad_utf8'))}")
+        except Exception as e:  # noqa: BLE001
+            out[i] = f"{type(e).__name__}: {e}"
+    ths = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(60)
+    check(not out, f"{len(out)} of {n} concurrent streams were wrong; e.g. "
+                   + "; ".join(f"#{k}: {v}" for k, v in sorted(out.items())[:3]))

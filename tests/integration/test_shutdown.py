@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 
-from harness import (Conn, ConnectionClosed, chat, chat_stream, check, eq, marker, slow_factor, test, user_msg)
+from harness import (Bg, Conn, ConnectionClosed, chat, chat_stream, check, eq, marker, slow_factor, test, user_msg)
 
 
 def _refused(port):
@@ -33,17 +33,13 @@ def graceful_shutdown_completes_stream(ctx):
     eq(keep.read_response().status, 200, "readiness before shutdown")
 
     first = threading.Event()
-    res = {}
 
     def on_event(ev, r):
         first.set()
     ms, mj = marker("gs"), marker("gj")
-    ts = threading.Thread(target=lambda: res.setdefault("s", chat_stream(
-        gw.port, {"model": "slow", "stream": True, "messages": user_msg("x"), "user": ms}, on_event=on_event)))
-    tj = threading.Thread(target=lambda: res.setdefault("j", chat(
-        gw.port, {"model": "slow-json", "messages": user_msg("x"), "user": mj}, auth=None)))
-    ts.start()
-    tj.start()
+    ts = Bg(chat_stream, gw.port, {"model": "slow", "stream": True, "messages": user_msg("x"), "user": ms},
+            on_event=on_event, auth=None)
+    tj = Bg(chat, gw.port, {"model": "slow-json", "messages": user_msg("x"), "user": mj}, auth=None)
     check(first.wait(10 * slow_factor()), "the stream did not start")
     mock.wait_request(mj)
 
@@ -51,9 +47,14 @@ def graceful_shutdown_completes_stream(ctx):
     gw.signal(signal.SIGTERM)
 
     # Readiness reports draining on a connection that was already open (if the gateway keeps it).
+    deadline = time.monotonic() + 2 * slow_factor()
     try:
-        keep.request("GET", "/health/readiness", auth=None)
-        r = keep.read_response(timeout=3)
+        while True:
+            keep.request("GET", "/health/readiness", auth=None)
+            r = keep.read_response(timeout=3)
+            if r.status == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         eq(r.status, 503, "readiness during shutdown")
         eq(r.json().get("status"), "draining", "readiness body during shutdown")
     except (ConnectionClosed, OSError) as e:
@@ -66,14 +67,11 @@ def graceful_shutdown_completes_stream(ctx):
         check(time.monotonic() < deadline, "new connections still accepted 3s after SIGTERM")
         time.sleep(0.05)
 
-    ts.join(30 * slow_factor())
-    tj.join(30 * slow_factor())
-    s = res.get("s")
-    check(s is not None, "stream thread did not finish")
+    s = ts.join(30)
     check(s.done and s.ended and not s.error, f"in-flight stream should complete during shutdown: {s.describe()}")
     eq(sum(1 for d in s.data if "tick" in d), 20, "all 20 events of the slow stream")
-    j = res.get("j")
-    check(j is not None and j.status == 200, f"in-flight non-stream request should complete: {j!r}")
+    j = tj.join(30)
+    check(j.status == 200, f"in-flight non-stream request should complete: {j!r}")
 
     rc = gw.wait(15)
     check(rc is not None, "llmux did not exit after its in-flight work finished")
@@ -91,11 +89,8 @@ def shutdown_grace_expires(ctx):
                                                                   "api_base": mock.base_url, "api_key": "k"}}],
         "llmux_settings": {"shutdown_grace_ms": 800, "stream_idle_timeout_ms": 60000, "access_log": ""}})
     first = threading.Event()
-    res = {}
-    t = threading.Thread(target=lambda: res.setdefault("s", chat_stream(
-        gw.port, {"model": "stall", "stream": True, "messages": user_msg("x")}, on_event=lambda e, r: first.set(),
-        timeout=30)))
-    t.start()
+    t = Bg(chat_stream, gw.port, {"model": "stall", "stream": True, "messages": user_msg("x")},
+           on_event=lambda e, r: first.set(), timeout=30, auth=None)
     check(first.wait(10 * slow_factor()), "the stream did not start")
     t_sig = time.monotonic()
     gw.signal(signal.SIGTERM)
@@ -104,9 +99,8 @@ def shutdown_grace_expires(ctx):
     check(rc is not None, f"llmux still running {el:.1f}s after SIGTERM with shutdown_grace_ms: 800")
     eq(rc, 0, "exit code when the grace period expires")
     check(el >= 0.6, f"exited after {el:.2f}s: in-flight streams deserve the grace period")
-    t.join(10)
-    s = res.get("s")
-    check(s is not None and not s.done, f"the stalled stream must not end with [DONE]: {s and s.describe()}")
+    s = t.join(10)
+    check(not s.done, f"the stalled stream must not end with [DONE]: {s and s.describe()}")
     check(s.error is None or not s.error.startswith("TimeoutError"), "client connection closed at the end of grace")
 
 

@@ -2,7 +2,7 @@
 import json
 import time
 
-from harness import Conn, chat_stream, check, eq, marker, read_stream, slow_factor, test, user_msg
+from harness import Conn, chat_stream, check, eq, eq_seq, marker, read_stream, slow_factor, test, user_msg
 from shared_env import shared
 
 
@@ -26,7 +26,7 @@ def _check_error_end(r, rec_events, what, min_before=1):
     check("type" in e, f"{what}: error.type: {e!r}")
     before = data[:-1]
     check(len(before) >= min_before, f"{what}: events sent before the failure were not relayed: {data!r}")
-    eq(before, rec_events[:len(before)], f"{what}: events before the failure relayed intact")
+    eq_seq(before, rec_events[:len(before)], f"{what}: events before the failure relayed intact")
     return e
 
 
@@ -72,7 +72,7 @@ def stream_idle_timeout_per_deployment(ctx):
     env = shared(ctx)
     m = marker("stall")
     t0 = time.monotonic()
-    r = chat_stream(env.port, {"model": "stall", "stream": True, "messages": user_msg("x"), "user": m})
+    r = chat_stream(env.port, {"model": "stall", "stream": True, "messages": user_msg("x"), "user": m}, timeout=6)
     el = time.monotonic() - t0
     rec = env.mock.wait_request(m)
     _check_error_end(r, rec.events, "stream idle timeout", min_before=3)

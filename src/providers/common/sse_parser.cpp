@@ -6,7 +6,6 @@
 namespace llmux::providers {
 namespace {
 
-constexpr size_t kNpos = std::string_view::npos;
 // After a huge event, give the memory back instead of keeping it for the stream's lifetime.
 constexpr size_t kRetainBufferBytes = 64u << 10;
 
@@ -31,7 +30,7 @@ size_t findLineBreak(std::string_view s, size_t from) {
   for (; i < n; ++i) {
     if (p[i] == '\n' || p[i] == '\r') return i;
   }
-  return kNpos;
+  return std::string_view::npos;
 }
 
 }  // namespace

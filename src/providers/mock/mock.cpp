@@ -64,7 +64,9 @@ std::string toValidUtf8(std::string_view s) {
   return out;
 }
 
-bool isWordSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool isWordSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 void appendUsage(std::string& out, const MockReply& reply) {
   fmt::format_to(std::back_inserter(out),
@@ -126,7 +128,7 @@ std::vector<std::string> streamEvents(const MockReply& reply, std::string_view m
   appendJsonString(prefix, kFingerprint);
   prefix += R"(,"choices":)";
   const std::string_view tail = includeUsage ? R"(,"usage":null})"
-                                                "\n\n"
+                                               "\n\n"
                                              : "}\n\n";
 
   auto choiceChunk = [&](std::string_view delta, std::string_view finishReason) {

@@ -20,8 +20,12 @@ constexpr size_t kBodyQuoteBytes = 200;
 constexpr int64_t kMaxDeltaSeconds = int64_t{1} << 31;
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 std::string_view trimSpace(std::string_view s) {
   while (!s.empty() && isSpace(s.front())) s.remove_prefix(1);
@@ -191,12 +195,18 @@ BodyShape readErrorBody(std::string_view body, ErrorFields& f) {
 
 std::string typeForStatus(int status) {
   switch (status) {
-    case 400: return "invalid_request_error";
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 429: return "rate_limit_error";
-    default: break;
+    case 400:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 429:
+      return "rate_limit_error";
+    default:
+      break;
   }
   return status >= 400 && status < 500 ? "invalid_request_error" : "api_error";
 }
@@ -260,7 +270,9 @@ int readDigits(std::string_view s, size_t& i, size_t width) {
   return v;
 }
 
-bool isLeapYear(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool isLeapYear(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 // Leap years in [1, y), for y >= 1.
 int64_t leapYearsBefore(int64_t y) {
@@ -273,7 +285,8 @@ int64_t daysSinceEpoch(int64_t year, int month, int day) {
   static constexpr std::array<int, 12> kDaysBeforeMonth = {0,   31,  59,  90,  120, 151,
                                                            181, 212, 243, 273, 304, 334};
   int64_t days = (year - 1970) * 365 + (leapYearsBefore(year) - leapYearsBefore(1970));
-  days += kDaysBeforeMonth[static_cast<size_t>(month - 1)] + (month > 2 && isLeapYear(year) ? 1 : 0);
+  days +=
+      kDaysBeforeMonth[static_cast<size_t>(month - 1)] + (month > 2 && isLeapYear(year) ? 1 : 0);
   return days + day - 1;
 }
 
@@ -319,7 +332,8 @@ std::optional<int64_t> parseImfFixdate(std::string_view s) {
   if (!skipSpaces(i)) return std::nullopt;
   const std::string_view zone = s.substr(i);
   if (zone != "GMT" && zone != "gmt" && zone != "UTC" && zone != "utc") return std::nullopt;
-  const int maxDay = month == 2 && !isLeapYear(year) ? 28 : kMonthDays[static_cast<size_t>(month - 1)];
+  const int maxDay =
+      month == 2 && !isLeapYear(year) ? 28 : kMonthDays[static_cast<size_t>(month - 1)];
   if (day < 1 || day > maxDay || hour > 23 || minute > 59 || second > 60) return std::nullopt;
   return daysSinceEpoch(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
 }
@@ -337,10 +351,12 @@ GatewayError mapUpstreamError(int status, std::string_view body,
     err.param = std::move(f.param);
     err.code = std::move(f.code);
   }
-  err.message = f.message && shape != BodyShape::Unknown ? std::move(*f.message)
-                                                          : quoteBody(status, body);
+  // An empty message tells the client nothing; the body itself is more useful then.
+  err.message = f.message && !f.message->empty() && shape != BodyShape::Unknown
+                    ? std::move(*f.message)
+                    : quoteBody(status, body);
   err.type = f.type && !f.type->empty() && shape != BodyShape::Unknown ? std::move(*f.type)
-                                                                        : typeForStatus(err.status);
+                                                                       : typeForStatus(err.status);
   err.retryAfterSeconds = retryAfterSeconds;
   return err;
 }

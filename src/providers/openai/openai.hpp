@@ -49,11 +49,12 @@ GatewayError mapUpstreamError(int status, std::string_view body,
                               std::optional<int64_t> retryAfterSeconds);
 
 // Parses a Retry-After header value: delta-seconds, or an HTTP-date relative to `nowUnixSeconds`.
-// Also accepts a fractional delta ("1.5" -> 2, rounded up); a date in the past gives 0; garbage nullopt.
+// Also accepts a fractional delta ("1.5" -> 2, rounded up); a date in the past gives 0; garbage
+// nullopt.
 std::optional<int64_t> parseRetryAfter(std::string_view value, int64_t nowUnixSeconds);
 
-// Parses a retry-after-ms header value (milliseconds, as OpenAI/Anthropic send it) into whole seconds,
-// rounded up so the client never retries early; garbage gives nullopt.
+// Parses a retry-after-ms header value (milliseconds, as OpenAI/Anthropic send it) into whole
+// seconds, rounded up so the client never retries early; garbage gives nullopt.
 std::optional<int64_t> parseRetryAfterMs(std::string_view value);
 
 }  // namespace llmux::providers::openai

@@ -27,17 +27,31 @@ od::parser& threadParser() {
   return parser;
 }
 
-int64_t clampTokens(int64_t v) { return v < 0 ? 0 : (v > kMaxTokens ? kMaxTokens : v); }
+int64_t clampTokens(int64_t v) {
+  return v < 0 ? 0 : (v > kMaxTokens ? kMaxTokens : v);
+}
 
-// A token count: integers as is (clamped), doubles truncated; nullopt for non-numbers.
+// A token count: integers as is (clamped), doubles truncated; nullopt for non-numbers. The type is
+// peeked first because simdjson 3.0.1's get_number() returns 0 for floats with over 19 digits.
 std::optional<int64_t> readTokenCount(od::value& v) {
-  od::number n;
-  if (v.get_number().get(n) != simdjson::SUCCESS) return std::nullopt;
-  switch (n.get_number_type()) {
-    case od::number_type::signed_integer: return clampTokens(n.get_int64());
-    case od::number_type::unsigned_integer: return kMaxTokens;  // above INT64_MAX
+  od::json_type type;
+  if (v.type().get(type) != simdjson::SUCCESS || type != od::json_type::number) return std::nullopt;
+  od::number_type numberType;
+  if (v.get_number_type().get(numberType) != simdjson::SUCCESS) return std::nullopt;
+  switch (numberType) {
+    case od::number_type::signed_integer: {
+      int64_t i = 0;
+      if (v.get_int64().get(i) != simdjson::SUCCESS) return std::nullopt;
+      return clampTokens(i);
+    }
+    case od::number_type::unsigned_integer: {
+      uint64_t u = 0;
+      if (v.get_uint64().get(u) != simdjson::SUCCESS) return std::nullopt;
+      return u > static_cast<uint64_t>(kMaxTokens) ? kMaxTokens : static_cast<int64_t>(u);
+    }
     case od::number_type::floating_point_number: {
-      const double d = n.get_double();
+      double d = 0;
+      if (v.get_double().get(d) != simdjson::SUCCESS) return std::nullopt;
       if (!std::isfinite(d) || d <= 0) return 0;
       return d >= static_cast<double>(kMaxTokens) ? kMaxTokens : static_cast<int64_t>(d);
     }
@@ -45,7 +59,8 @@ std::optional<int64_t> readTokenCount(od::value& v) {
   return std::nullopt;
 }
 
-// Reads a usage value; returns false on a parse error. A non-object (null, ...) leaves usage absent.
+// Reads a usage value; returns false on a parse error. A non-object (null, ...) leaves usage
+// absent.
 bool readUsage(od::value v, Usage& usage) {
   od::json_type type;
   if (v.type().get(type) != simdjson::SUCCESS) return false;
@@ -152,14 +167,14 @@ bool needsParse(std::string_view data) {
     if (startsWithAt(data, i, R"(error")")) return true;
     if (!startsWithAt(data, i, R"(usage")")) continue;
     size_t j = i + 6;
-    while (j < data.size() && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' ||
-                               data[j] == '\r')) {
+    while (j < data.size() &&
+           (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r')) {
       ++j;
     }
     if (j >= data.size() || data[j] != ':') return true;
     ++j;
-    while (j < data.size() && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' ||
-                               data[j] == '\r')) {
+    while (j < data.size() &&
+           (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r')) {
       ++j;
     }
     if (!startsWithAt(data, j, "null")) return true;
@@ -168,8 +183,8 @@ bool needsParse(std::string_view data) {
 }
 
 std::string_view trimSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
     s.remove_prefix(1);
   }
   while (!s.empty() &&

@@ -1,6 +1,6 @@
-// buildUpstreamBody: splices the upstream body out of the client's bytes. The request was validated by
-// parseChatRequest, so a small bounds-checked scanner is enough to walk the stream_options member; a
-// full re-parse would cost more than the whole splice.
+// buildUpstreamBody: splices the upstream body out of the client's bytes. The request was validated
+// by parseChatRequest, so a small bounds-checked scanner is enough to walk the stream_options
+// member; a full re-parse would cost more than the whole splice.
 #include <algorithm>
 #include <array>
 #include <string>
@@ -15,7 +15,9 @@ namespace {
 constexpr size_t kNpos = std::string_view::npos;
 constexpr std::string_view kForcedStreamOptions = R"("stream_options":{"include_usage":true})";
 
-bool isJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool isJsonSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 size_t skipSpace(std::string_view s, size_t i) {
   while (i < s.size() && isJsonSpace(s[i])) ++i;
@@ -69,8 +71,8 @@ int hexValue(char c) {
   return -1;
 }
 
-// Compares the raw contents of a JSON string (between the quotes) with an ASCII name, decoding escapes,
-// so that "include\u005fusage" is recognised and never duplicated.
+// Compares the raw contents of a JSON string (between the quotes) with an ASCII name, decoding
+// escapes, so that "include\u005fusage" is recognised and never duplicated.
 bool rawStringEquals(std::string_view raw, std::string_view name) {
   size_t n = 0;
   size_t i = 0;
@@ -94,12 +96,23 @@ bool rawStringEquals(std::string_view raw, std::string_view name) {
         i += 6;
       } else {
         switch (e) {
-          case 'b': c = '\b'; break;
-          case 'f': c = '\f'; break;
-          case 'n': c = '\n'; break;
-          case 'r': c = '\r'; break;
-          case 't': c = '\t'; break;
-          default: c = e;  // '"', '\\', '/'
+          case 'b':
+            c = '\b';
+            break;
+          case 'f':
+            c = '\f';
+            break;
+          case 'n':
+            c = '\n';
+            break;
+          case 'r':
+            c = '\r';
+            break;
+          case 't':
+            c = '\t';
+            break;
+          default:
+            c = e;  // '"', '\\', '/'
         }
         i += 2;
       }
@@ -111,8 +124,8 @@ bool rawStringEquals(std::string_view raw, std::string_view name) {
 }
 
 // Appends `"stream_options":{"include_usage":true,<the client's other members, bytes kept>}` for a
-// member `"stream_options": <object|null>`. Returns false (having appended a partial result) when the
-// member does not have that shape.
+// member `"stream_options": <object|null>`. Returns false (having appended a partial result) when
+// the member does not have that shape.
 bool appendForcedStreamOptions(std::string_view member, std::string& out) {
   size_t i = skipSpace(member, 0);
   if (i >= member.size() || member[i] != '"') return false;
@@ -191,12 +204,16 @@ void buildUpstreamBody(std::string_view body, const types::ChatRequest& req,
       edits[count++] = {req.streamOptionsMember.begin, req.streamOptionsMember.end,
                         EditKind::ReplaceStreamOptions};
     } else if (req.objectEnd < body.size() && body[req.objectEnd] == '}') {
-      edits[count++] = {req.objectEnd, req.objectEnd, EditKind::InsertStreamOptions};
+      // Insert right after the last member, so whitespace before the '}' stays where it was.
+      size_t at = req.objectEnd;
+      while (at > 0 && isJsonSpace(body[at - 1])) --at;
+      edits[count++] = {at, at, EditKind::InsertStreamOptions};
     }
   }
   // stream_options may precede model in the body.
   if (count == 2 && edits[1].begin < edits[0].begin) std::swap(edits[0], edits[1]);
-  // Overlapping spans mean an inconsistent ChatRequest; keep the first edit rather than corrupt bytes.
+  // Overlapping spans mean an inconsistent ChatRequest; keep the first edit rather than corrupt
+  // bytes.
   if (count == 2 && edits[1].begin < edits[0].end) count = 1;
 
   out.reserve(body.size() + upstreamModel.size() + kForcedStreamOptions.size() + 8);
@@ -205,7 +222,9 @@ void buildUpstreamBody(std::string_view body, const types::ChatRequest& req,
     const Edit& e = edits[k];
     out.append(body.substr(pos, e.begin - pos));
     switch (e.kind) {
-      case EditKind::Model: appendJsonString(out, upstreamModel); break;
+      case EditKind::Model:
+        appendJsonString(out, upstreamModel);
+        break;
       case EditKind::ReplaceStreamOptions: {
         const size_t mark = out.size();
         if (!appendForcedStreamOptions(body.substr(e.begin, e.end - e.begin), out)) {
@@ -214,13 +233,10 @@ void buildUpstreamBody(std::string_view body, const types::ChatRequest& req,
         }
         break;
       }
-      case EditKind::InsertStreamOptions: {
-        size_t back = e.begin;
-        while (back > 0 && isJsonSpace(body[back - 1])) --back;
-        if (back > 0 && body[back - 1] != '{') out.push_back(',');
+      case EditKind::InsertStreamOptions:
+        if (e.begin > 0 && body[e.begin - 1] != '{') out.push_back(',');
         out += kForcedStreamOptions;
         break;
-      }
     }
     pos = e.end;
   }

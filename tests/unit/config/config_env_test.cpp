@@ -84,7 +84,10 @@ TEST(ConfigEnv, OnlyTheWholeValuePrefixIsAReference) {
   ScopedEnv v("LLMUX_T_X", "resolved");
   Config c = loadOk(R"(model_list:
 - model_name: m
-  litellm_params: {model: x, api_key: "prefix os.environ/LLMUX_T_X", api_version: os.environ/LLMUX_T_X}
+  litellm_params:
+    model: x
+    api_key: "prefix os.environ/LLMUX_T_X"
+    api_version: os.environ/LLMUX_T_X
 )");
   ASSERT_EQ(c.deployments.size(), 1u);
   EXPECT_EQ(c.deployments[0].apiKey, "prefix os.environ/LLMUX_T_X");

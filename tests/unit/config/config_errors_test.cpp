@@ -34,13 +34,31 @@ TEST(ConfigErrors, MalformedYamlNamesTheLine) {
   expectProblem("model_list:\n\t- x\n", "", 2, "invalid YAML");  // tabs are not indentation
 }
 
+TEST(ConfigErrors, DeeplyNestedYamlIsAProblemNotAStackOverflow) {
+  expectProblem("a: " + std::string(5000, '[') + std::string(5000, ']'), "", 1,
+                "nested too deeply");
+  std::string blocks;
+  for (int i = 0; i < 3000; ++i) blocks += std::string(i, ' ') + "k:\n";
+  Problem p = onlyProblem(blocks);
+  EXPECT_NE(p.message.find("nested too deeply"), std::string::npos) << p.message;
+}
+
 TEST(ConfigErrors, RootMustBeAMapping) {
   expectProblem("- a\n- b\n", "", 1, "mapping");
   expectProblem("just text\n", "", 1, "mapping");
 }
 
 TEST(ConfigErrors, MultipleDocumentsAreAProblem) {
-  expectProblem("model_list: []\n---\nmodel_list: []\n", "", 3, "one YAML document");
+  expectProblem("model_list: []\n---\nmodel_list: []\n", "", 2, "one YAML document");
+  expectProblem("---\nmodel_list: []\n...\n---\n", "", 4, "one YAML document");
+}
+
+TEST(ConfigErrors, StrayFlowEntryIsAProblemNotAHang) {
+  // yaml-cpp's LoadAll loops forever on these (found by fuzzing).
+  expectProblem(",", "", 1, "invalid YAML");
+  expectProblem(std::string(",\0", 2), "", 1, "invalid YAML");
+  expectProblem("[a],", "", 1, "invalid YAML");
+  expectProblem("model_list: []\n---\n,\n", "", 2, "one YAML document");
 }
 
 TEST(ConfigErrors, MissingModelName) {

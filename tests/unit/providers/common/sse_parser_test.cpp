@@ -47,7 +47,9 @@ Outcome feedPieces(const std::vector<std::string_view>& pieces, size_t maxBytes 
   return run;
 }
 
-Outcome feedWhole(std::string_view in, size_t maxBytes = 8u << 20) { return feedPieces({in}, maxBytes); }
+Outcome feedWhole(std::string_view in, size_t maxBytes = 8u << 20) {
+  return feedPieces({in}, maxBytes);
+}
 
 Outcome feedBytewise(std::string_view in, size_t maxBytes = 8u << 20) {
   std::vector<std::string_view> pieces;
@@ -106,7 +108,8 @@ Outcome reference(std::string_view in) {
 }
 
 // Whole, every two-piece split, byte-by-byte: all must agree (events, status, pending bytes).
-void expectSplitInvariant(std::string_view in, const Outcome& expected, size_t maxBytes = 8u << 20) {
+void expectSplitInvariant(std::string_view in, const Outcome& expected,
+                          size_t maxBytes = 8u << 20) {
   const Outcome whole = feedWhole(in, maxBytes);
   EXPECT_EQ(whole.events, expected.events);
   EXPECT_EQ(whole.ok, expected.ok);
@@ -129,22 +132,30 @@ std::string joinRaw(const Outcome& run) {
   return out;
 }
 
+// One OpenAI chunk event; `tail` is the "choices" value and the rest of the object.
+std::string openAiChunk(std::string_view tail) {
+  return R"(data: {"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,)"
+         R"("model":"gpt-4o-mini","choices":)" +
+         std::string(tail) + "\n\n";
+}
+
+// A real-shaped OpenAI stream: role chunk, content chunks, finish chunk, usage chunk, [DONE].
 const std::string kOpenAiStream =
-    R"(data: {"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]})"
-    "\n\n"
-    R"(data: {"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}]})"
-    "\n\n"
-    R"(data: {"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" world\n"},"logprobs":null,"finish_reason":null}]})"
-    "\n\n"
-    R"(data: {"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]})"
-    "\n\n"
-    R"(data: {"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}})"
-    "\n\n"
+    openAiChunk(R"([{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,)"
+                R"("finish_reason":null}]})") +
+    openAiChunk(R"([{"index":0,"delta":{"content":"Hello"},"logprobs":null,)"
+                R"("finish_reason":null}]})") +
+    openAiChunk(R"([{"index":0,"delta":{"content":" world\n"},"logprobs":null,)"
+                R"("finish_reason":null}]})") +
+    openAiChunk(R"([{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]})") +
+    openAiChunk(R"([],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}})") +
     "data: [DONE]\n\n";
 
 const std::string kAnthropicStream =
     "event: message_start\n"
-    R"(data: {"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","content":[],"model":"claude-3-5-sonnet","usage":{"input_tokens":25,"output_tokens":1}}})"
+    R"(data: {"type":"message_start","message":{"id":"msg_01","type":"message",)"
+    R"("role":"assistant","content":[],"model":"claude-3-5-sonnet",)"
+    R"("usage":{"input_tokens":25,"output_tokens":1}}})"
     "\n\n"
     "event: content_block_start\n"
     R"(data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"
@@ -159,7 +170,8 @@ const std::string kAnthropicStream =
     R"(data: {"type":"content_block_stop","index":0})"
     "\n\n"
     "event: message_delta\n"
-    R"(data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}})"
+    R"(data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},)"
+    R"("usage":{"output_tokens":15}})"
     "\n\n"
     "event: message_stop\n"
     R"(data: {"type":"message_stop"})"
@@ -170,7 +182,9 @@ TEST(SseParser, OpenAiStreamWhole) {
   ASSERT_TRUE(run.ok);
   ASSERT_EQ(run.events.size(), 6u);
   EXPECT_EQ(run.events[1].data,
-            R"({"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}]})");
+            R"({"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,)"
+            R"("model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hello"},)"
+            R"("logprobs":null,"finish_reason":null}]})");
   EXPECT_EQ(run.events[5].data, "[DONE]");
   EXPECT_EQ(run.events[5].raw, "data: [DONE]\n\n");
   for (const Ev& e : run.events) {
@@ -234,7 +248,7 @@ TEST(SseParser, CrEndings) {
   // The last CR is ambiguous until another byte arrives (it could start a CRLF).
   const Outcome run = feedWhole(cr);
   ASSERT_EQ(run.events.size(), 6u);
-  EXPECT_EQ(run.pending, run.events.size() == 6 ? cr.size() - joinRaw(run).size() : 0);
+  EXPECT_EQ(run.pending, cr.size() - joinRaw(run).size());
   const Outcome completed = feedPieces({cr, "\r"});  // a lone CR resolves the previous one
   ASSERT_EQ(completed.events.size(), 7u);
   expectSameFields(completed, feedWhole(kAnthropicStream));
@@ -422,12 +436,41 @@ TEST(SseParser, LargeEventAcrossManyFeeds) {
   EXPECT_EQ(joinRaw(run), in);
 }
 
+TEST(SseParser, ByteByByteLargeEventIsLinear) {
+  // Buffered bytes are never rescanned: 256 KiB in one-byte feeds would take minutes otherwise.
+  SseParser parser;
+  size_t dataSize = 0;
+  auto onEvent = [&](const SseEvent& ev) { dataSize = ev.data.size(); };
+  const std::string line = "data: " + std::string(256u << 10, 'y');
+  for (char c : line) ASSERT_TRUE(parser.feed(std::string_view(&c, 1), onEvent));
+  EXPECT_EQ(parser.pending(), line.size());
+  ASSERT_TRUE(parser.feed("\r", onEvent));
+  ASSERT_TRUE(parser.feed("\r", onEvent));
+  EXPECT_EQ(dataSize, 0u);  // the second CR may still become CRLF
+  ASSERT_TRUE(parser.feed("x", onEvent));
+  EXPECT_EQ(dataSize, 256u << 10);
+  EXPECT_EQ(parser.pending(), 1u);
+}
+
+TEST(SseParser, EmptyFeedsAndReset) {
+  SseParser parser;
+  int count = 0;
+  auto onEvent = [&](const SseEvent&) { ++count; };
+  EXPECT_TRUE(parser.feed("", onEvent));
+  EXPECT_TRUE(parser.feed("data: a\n", onEvent));
+  EXPECT_TRUE(parser.feed("", onEvent));
+  EXPECT_EQ(parser.pending(), 8u);
+  parser.reset();  // drops the half event
+  EXPECT_TRUE(parser.feed("\ndata: b\n\n", onEvent));
+  EXPECT_EQ(count, 1);
+}
+
 // Random streams over a small vocabulary, checked against the naive reference for the whole input,
 // every two-piece split and byte-by-byte feeding.
 TEST(SseParser, RandomStreamsMatchReference) {
-  const std::vector<std::string> vocab = {"data:", "data: ", "event:", "event: e", "id:", "id: 1",
-                                          ":", "x", "y z", " ", "\r", "\n", "\r\n", "\n\n",
-                                          "retry: 5", "da", "ta"};
+  const std::vector<std::string> vocab = {"data:", "data: ", "event:",   "event: e", "id:", "id: 1",
+                                          ":",     "x",      "y z",      " ",        "\r",  "\n",
+                                          "\r\n",  "\n\n",   "retry: 5", "da",       "ta"};
   std::mt19937 rng(12345);
   for (int iter = 0; iter < 1500; ++iter) {
     std::string in;

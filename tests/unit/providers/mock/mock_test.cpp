@@ -68,7 +68,8 @@ TEST(MockProvider, CompletionBodyExactShape) {
 }
 
 TEST(MockProvider, CompletionBodyEscapesContent) {
-  const std::string content = "say \"hi\"\n\ttab \\ ctrl\x01 caf\xC3\xA9 \xF0\x9F\x98\x80 </script>";
+  const std::string content =
+      "say \"hi\"\n\ttab \\ ctrl\x01 caf\xC3\xA9 \xF0\x9F\x98\x80 </script>";
   const std::string body = completionBody(reply(content), "m\"odel", "id\n", 1);
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -92,17 +93,25 @@ TEST(MockProvider, StreamEventsExactShape) {
       R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"gpt-4o-mini",)"
       R"("system_fingerprint":"fp_llmux_mock","choices":)";
   const std::vector<std::string> want = {
-      head + R"([{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,)"
-             R"("finish_reason":null}],"usage":null})" + "\n\n",
-      head + R"([{"index":0,"delta":{"content":"Hi "},"logprobs":null,"finish_reason":null}],)"
-             R"("usage":null})" + "\n\n",
-      head + R"([{"index":0,"delta":{"content":"there"},"logprobs":null,"finish_reason":null}],)"
-             R"("usage":null})" + "\n\n",
+      head +
+          R"([{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,)"
+          R"("finish_reason":null}],"usage":null})" +
+          "\n\n",
+      head +
+          R"([{"index":0,"delta":{"content":"Hi "},"logprobs":null,"finish_reason":null}],)"
+          R"("usage":null})" +
+          "\n\n",
+      head +
+          R"([{"index":0,"delta":{"content":"there"},"logprobs":null,"finish_reason":null}],)"
+          R"("usage":null})" +
+          "\n\n",
       head + R"([{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null})" +
           "\n\n",
-      head + R"([],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,)"
-             R"("prompt_tokens_details":{"cached_tokens":0},)"
-             R"("completion_tokens_details":{"reasoning_tokens":0}}})" + "\n\n",
+      head +
+          R"([],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,)"
+          R"("prompt_tokens_details":{"cached_tokens":0},)"
+          R"("completion_tokens_details":{"reasoning_tokens":0}}})" +
+          "\n\n",
       "data: [DONE]\n\n"};
   EXPECT_EQ(events, want);
 }
@@ -126,12 +135,17 @@ TEST(MockProvider, EmptyReplyStillHasRoleAndFinish) {
 
 // Deltas concatenate back to the reply; every event is valid JSON and classifies as expected.
 TEST(MockProvider, StreamRoundTrip) {
-  const std::vector<std::string> contents = {
-      "one",           "  leading and trailing  ", "multi\nline\r\n\ttext", "quotes \"x\" \\ y",
-      "ctrl \x01\x1f", "emoji \xF0\x9F\x98\x80 caf\xC3\xA9 模型 text", "a  b   c\n\n"};
+  const std::vector<std::string> contents = {"one",
+                                             "  leading and trailing  ",
+                                             "multi\nline\r\n\ttext",
+                                             "quotes \"x\" \\ y",
+                                             "ctrl \x01\x1f",
+                                             "emoji \xF0\x9F\x98\x80 caf\xC3\xA9 模型 text",
+                                             "a  b   c\n\n"};
   for (const auto& content : contents) {
     for (bool includeUsage : {false, true}) {
-      const auto events = streamEvents(reply(content, 4, 5), "model", "chatcmpl-x", 42, includeUsage);
+      const auto events =
+          streamEvents(reply(content, 4, 5), "model", "chatcmpl-x", 42, includeUsage);
       simdjson::dom::parser parser;
       std::string joined;
       size_t deltas = 0;
@@ -141,8 +155,8 @@ TEST(MockProvider, StreamRoundTrip) {
         EXPECT_EQ(doc["id"].get_string().value(), "chatcmpl-x");
         simdjson::dom::element usage;
         EXPECT_EQ(doc["usage"].get(usage) == simdjson::SUCCESS, includeUsage) << events[i];
-        const auto info = openai::inspectStreamChunk(
-            std::string_view(events[i]).substr(6, events[i].size() - 8));
+        const auto info =
+            openai::inspectStreamChunk(std::string_view(events[i]).substr(6, events[i].size() - 8));
         simdjson::dom::array choices = doc["choices"].get_array().value();
         if (choices.size() == 0) {
           EXPECT_EQ(info.kind, openai::ChunkKind::UsageOnly);

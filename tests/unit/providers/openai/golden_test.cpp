@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -50,7 +51,8 @@ void checkGolden(const fs::path& expectedPath, const std::string& actual) {
     writeFile(expectedPath, actual);
     return;
   }
-  ASSERT_TRUE(fs::exists(expectedPath)) << expectedPath << " missing; run with LLMUX_UPDATE_GOLDEN=1";
+  ASSERT_TRUE(fs::exists(expectedPath))
+      << expectedPath << " missing; run with LLMUX_UPDATE_GOLDEN=1";
   EXPECT_EQ(actual, readFile(expectedPath)) << expectedPath;
 }
 
@@ -94,12 +96,22 @@ TEST_P(OpenAiGoldenUpstreamBody, Matches) {
   buildUpstreamBody(body, req, kUpstreamModel, out);
   EXPECT_TRUE(isValidJson(out)) << out;
   checkGolden(dir / (GetParam() + ".upstream.json"), out);
+
+  // The production request parser's spans must give the same bytes.
+  std::string parsedBody = body;
+  auto parsed = types::parseChatRequest(parsedBody);
+  ASSERT_TRUE(std::holds_alternative<types::ChatRequest>(parsed))
+      << std::get<GatewayError>(parsed).toJson();
+  std::string viaParser;
+  buildUpstreamBody(parsedBody, std::get<types::ChatRequest>(parsed), kUpstreamModel, viaParser);
+  EXPECT_EQ(viaParser, out);
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, OpenAiGoldenUpstreamBody,
                          ::testing::ValuesIn(stems("upstream_body", ".request.json")), paramName);
 
-// <status>_<name>.body -> <status>_<name>.expected.json: the client status line, then the error JSON.
+// <status>_<name>.body -> <status>_<name>.expected.json: the client status line, then the error
+// JSON.
 class OpenAiGoldenUpstreamError : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OpenAiGoldenUpstreamError, Matches) {
@@ -121,10 +133,14 @@ class OpenAiGoldenStreamChunk : public ::testing::TestWithParam<std::string> {};
 
 std::string_view kindName(ChunkKind k) {
   switch (k) {
-    case ChunkKind::Done: return "Done";
-    case ChunkKind::Content: return "Content";
-    case ChunkKind::UsageOnly: return "UsageOnly";
-    case ChunkKind::Error: return "Error";
+    case ChunkKind::Done:
+      return "Done";
+    case ChunkKind::Content:
+      return "Content";
+    case ChunkKind::UsageOnly:
+      return "UsageOnly";
+    case ChunkKind::Error:
+      return "Error";
   }
   return "?";
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Test helper: builds the ChatRequest fields buildUpstreamBody reads (spans, stream flag) from a body
-// with simdjson, independently of the production request parser and of the splicer's own scanner.
+// Test helper: builds the ChatRequest fields buildUpstreamBody reads (spans, stream flag) from a
+// body with simdjson, independently of the production request parser and of the splicer's own
+// scanner.
 #include <simdjson.h>
 
 #include <string>
@@ -11,7 +12,8 @@
 namespace llmux::providers::openai::test_support {
 
 inline std::string_view trimTrailingSpace(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
     s.remove_suffix(1);
   }
   return s;
@@ -42,7 +44,8 @@ inline bool spansFor(std::string_view body, types::ChatRequest& req) {
                        static_cast<size_t>(token.data() - base) + token.size()};
       std::string_view model;
       if (v.get_string().get(model) == simdjson::SUCCESS) {
-        req.model = body.substr(req.modelSpan.begin + 1, req.modelSpan.end - req.modelSpan.begin - 2);
+        req.model =
+            body.substr(req.modelSpan.begin + 1, req.modelSpan.end - req.modelSpan.begin - 2);
       }
     } else if (key == "stream") {
       bool b = false;

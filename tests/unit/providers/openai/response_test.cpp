@@ -53,9 +53,9 @@ TEST(OpenAiStreamChunk, UsageBeforeChoicesAndWhitespace) {
 }
 
 TEST(OpenAiStreamChunk, UsageOnAContentChunkIsContentWithUsage) {
-  const ChunkInfo info = inspectStreamChunk(
-      R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],)"
-      R"("usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})");
+  const ChunkInfo info =
+      inspectStreamChunk(R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],)"
+                         R"("usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})");
   EXPECT_EQ(info.kind, ChunkKind::Content);
   expectUsage(info.usage, 1, 2, 3);
 }
@@ -97,10 +97,11 @@ TEST(OpenAiStreamChunk, MidStreamError) {
   EXPECT_EQ(info.kind, ChunkKind::Error);
   EXPECT_EQ(inspectStreamChunk(R"({"error":"overloaded"})").kind, ChunkKind::Error);
   // OpenRouter: error object plus a choice with finish_reason "error".
-  EXPECT_EQ(inspectStreamChunk(R"({"id":"x","choices":[{"index":0,"delta":{"content":""},)"
-                               R"("finish_reason":"error"}],"error":{"code":502,"message":"down"}})")
-                .kind,
-            ChunkKind::Error);
+  EXPECT_EQ(
+      inspectStreamChunk(R"({"id":"x","choices":[{"index":0,"delta":{"content":""},)"
+                         R"("finish_reason":"error"}],"error":{"code":502,"message":"down"}})")
+          .kind,
+      ChunkKind::Error);
 }
 
 TEST(OpenAiStreamChunk, NullOrNestedErrorIsNotAnError) {
@@ -126,8 +127,9 @@ TEST(OpenAiStreamChunk, KeywordsInsideStringsDoNotConfuse) {
 TEST(OpenAiStreamChunk, MalformedIsContent) {
   for (std::string_view data :
        {std::string_view(""), std::string_view("   "), std::string_view("not json"),
-        std::string_view(R"({"error":{"message":"x")"), std::string_view(R"({"usage":{"prompt_tokens":)"),
-        std::string_view(R"(["error"])"), std::string_view(R"("usage")"), std::string_view("{\"usage\""),
+        std::string_view(R"({"error":{"message":"x")"),
+        std::string_view(R"({"usage":{"prompt_tokens":)"), std::string_view(R"(["error"])"),
+        std::string_view(R"("usage")"), std::string_view("{\"usage\""),
         std::string_view(R"({"choices":[],"usage":{"prompt_tokens":1,}})"),
         std::string_view("{\"error\":\"\xff\"}"), std::string_view(": keep-alive")}) {
     const ChunkInfo info = inspectStreamChunk(data);
@@ -149,6 +151,14 @@ TEST(OpenAiStreamChunk, OddTokenValues) {
   EXPECT_EQ(huge.usage.totalTokens, int64_t{1} << 54);
 }
 
+TEST(OpenAiStreamChunk, LongDigitFloatsAreRead) {
+  // simdjson 3.0.1's get_number() yields 0 for these; the adapter must not.
+  const ChunkInfo info =
+      inspectStreamChunk(R"({"choices":[],"usage":{"prompt_tokens":1.66666666666666666666e3,)"
+                         R"("total_tokens":25666666666666666.66666666666666666}})");
+  expectUsage(info.usage, 1666, 0, int64_t{1} << 53);
+}
+
 TEST(OpenAiStreamChunk, RepeatedCallsReuseState) {
   // Alternate large and small chunks so a stale buffer or parser state would show.
   std::string big = R"({"choices":[],"pad":")" + std::string(100000, 'a') +
@@ -158,8 +168,8 @@ TEST(OpenAiStreamChunk, RepeatedCallsReuseState) {
     EXPECT_EQ(inspectStreamChunk(kUsageChunk).usage.totalTokens, 12);
     EXPECT_EQ(inspectStreamChunk(kContentChunk).kind, ChunkKind::Content);
   }
-  std::string huge = R"({"choices":[],"pad":")" + std::string(2u << 20, 'b') +
-                     R"(","usage":{"prompt_tokens":4}})";
+  std::string huge =
+      R"({"choices":[],"pad":")" + std::string(2u << 20, 'b') + R"(","usage":{"prompt_tokens":4}})";
   EXPECT_EQ(inspectStreamChunk(huge).kind, ChunkKind::UsageOnly);
   EXPECT_EQ(inspectStreamChunk(huge).usage.promptTokens, 4);
 }
@@ -185,7 +195,8 @@ TEST(OpenAiResponseUsage, MissingNullOrMalformed) {
 }
 
 TEST(OpenAiResponseUsage, GroqAndPartialUsage) {
-  std::string groq = R"({"choices":[],"x_groq":{"usage":{"prompt_tokens":3,"completion_tokens":4}}})";
+  std::string groq =
+      R"({"choices":[],"x_groq":{"usage":{"prompt_tokens":3,"completion_tokens":4}}})";
   expectUsage(parseResponseUsage(groq), 3, 4, 7);
   std::string partial = R"({"usage":{"completion_tokens":9}})";
   expectUsage(parseResponseUsage(partial), 0, 9, 9);
@@ -194,8 +205,9 @@ TEST(OpenAiResponseUsage, GroqAndPartialUsage) {
 }
 
 TEST(OpenAiResponseUsage, LargeBody) {
-  std::string body = R"({"choices":[{"message":{"content":")" + std::string(3u << 20, 'z') +
-                     R"("}}],"usage":{"prompt_tokens":1,"completion_tokens":786432,"total_tokens":786433}})";
+  std::string body =
+      R"({"choices":[{"message":{"content":")" + std::string(3u << 20, 'z') +
+      R"("}}],"usage":{"prompt_tokens":1,"completion_tokens":786432,"total_tokens":786433}})";
   expectUsage(parseResponseUsage(body), 1, 786432, 786433);
 }
 

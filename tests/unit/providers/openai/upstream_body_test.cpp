@@ -99,7 +99,8 @@ TEST(OpenAiUpstreamBody, KeepsWhitespaceAroundTheModel) {
 }
 
 TEST(OpenAiUpstreamBody, StreamWithoutOptionsGetsIncludeUsage) {
-  const std::string in = R"({"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]})";
+  const std::string in =
+      R"({"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]})";
   EXPECT_EQ(build(in, "u"),
             R"({"model":"u","stream":true,"messages":[{"role":"user","content":"x"}])"
             R"(,"stream_options":{"include_usage":true}})");
@@ -108,8 +109,14 @@ TEST(OpenAiUpstreamBody, StreamWithoutOptionsGetsIncludeUsage) {
 TEST(OpenAiUpstreamBody, InsertionKeepsTrailingBytes) {
   const std::string in = "{\"model\":\"m\",\"stream\":true,\"messages\":[]\n}\r\n";
   EXPECT_EQ(build(in, "u"),
-            "{\"model\":\"u\",\"stream\":true,\"messages\":[]\n"
-            ",\"stream_options\":{\"include_usage\":true}}\r\n");
+            "{\"model\":\"u\",\"stream\":true,\"messages\":[]"
+            ",\"stream_options\":{\"include_usage\":true}\n}\r\n");
+}
+
+TEST(OpenAiUpstreamBody, InsertionRightAfterAModelThatIsLast) {
+  EXPECT_EQ(
+      build(R"({"stream":true,"messages":[],"model":"m"  })", "upstream"),
+      R"({"stream":true,"messages":[],"model":"upstream","stream_options":{"include_usage":true}  })");
 }
 
 TEST(OpenAiUpstreamBody, IncludeUsageFalseBecomesTrue) {
@@ -122,9 +129,10 @@ TEST(OpenAiUpstreamBody, IncludeUsageFalseBecomesTrue) {
 TEST(OpenAiUpstreamBody, KeepsOtherStreamOptions) {
   const std::string in =
       R"({"model":"m","stream":true,"stream_options":{"include_obfuscation":false},"messages":[]})";
-  EXPECT_EQ(build(in, "u"),
-            R"({"model":"u","stream":true,)"
-            R"("stream_options":{"include_usage":true,"include_obfuscation":false},"messages":[]})");
+  EXPECT_EQ(
+      build(in, "u"),
+      R"({"model":"u","stream":true,)"
+      R"("stream_options":{"include_usage":true,"include_obfuscation":false},"messages":[]})");
 }
 
 TEST(OpenAiUpstreamBody, NullAndEmptyStreamOptions) {
@@ -148,9 +156,8 @@ TEST(OpenAiUpstreamBody, EscapedAndDuplicateIncludeUsageKeysCollapse) {
       R"({"model":"m","stream":true,"stream_options":{"include\u005fusage":false,"a":1,)"
       R"("include_usage":false},"messages":[]})";
   const std::string out = build(in, "u");
-  EXPECT_EQ(out,
-            R"({"model":"u","stream":true,"stream_options":{"include_usage":true,"a":1},)"
-            R"("messages":[]})");
+  EXPECT_EQ(out, R"({"model":"u","stream":true,"stream_options":{"include_usage":true,"a":1},)"
+                 R"("messages":[]})");
 }
 
 TEST(OpenAiUpstreamBody, NestedStreamOptionValuesKeptVerbatim) {
@@ -158,17 +165,17 @@ TEST(OpenAiUpstreamBody, NestedStreamOptionValuesKeptVerbatim) {
       R"({"model":"m","stream":true,"stream_options":{"x":{"a":"}{\"]"},"include_usage":true,)"
       R"("y":[1,{"b":[2.50e1,null]}],"z":"\\"},"messages":[]})";
   const std::string out = build(in, "u");
-  EXPECT_EQ(out,
-            R"({"model":"u","stream":true,"stream_options":{"include_usage":true,)"
-            R"("x":{"a":"}{\"]"},"y":[1,{"b":[2.50e1,null]}],"z":"\\"},"messages":[]})");
+  EXPECT_EQ(out, R"({"model":"u","stream":true,"stream_options":{"include_usage":true,)"
+                 R"("x":{"a":"}{\"]"},"y":[1,{"b":[2.50e1,null]}],"z":"\\"},"messages":[]})");
   expectEquivalent(in, out, "u", true);
 }
 
 TEST(OpenAiUpstreamBody, NonStreamLeavesStreamOptionsAlone) {
   const std::string in =
       R"({"model":"m","stream":false,"stream_options":{"include_usage":false},"messages":[]})";
-  EXPECT_EQ(build(in, "u"),
-            R"({"model":"u","stream":false,"stream_options":{"include_usage":false},"messages":[]})");
+  EXPECT_EQ(
+      build(in, "u"),
+      R"({"model":"u","stream":false,"stream_options":{"include_usage":false},"messages":[]})");
 }
 
 TEST(OpenAiUpstreamBody, HandBuiltRequestWithoutSpansCopiesBody) {
@@ -192,8 +199,8 @@ TEST(OpenAiUpstreamBody, OutOfRangeSpansAreIgnored) {
 }
 
 TEST(OpenAiUpstreamBody, MalformedStreamOptionsMemberFallsBackToForcedObject) {
-  // An inconsistent span (pointing at something that is not a stream_options member) must still give
-  // valid JSON.
+  // An inconsistent span (pointing at something that is not a stream_options member) must still
+  // give valid JSON.
   const std::string in = R"({"model":"m","stream":true,"stream_options":{"a":},"messages":[]})";
   types::ChatRequest req;
   req.modelSpan = {9, 12};
@@ -214,7 +221,7 @@ TEST(OpenAiUpstreamBody, EmptyObjectGetsNoLeadingComma) {
   req.objectEnd = 2;
   std::string out;
   buildUpstreamBody(in, req, "u", out);
-  EXPECT_EQ(out, R"({ "stream_options":{"include_usage":true}})");
+  EXPECT_EQ(out, R"({"stream_options":{"include_usage":true} })");
 }
 
 // Every combination of member order, stream flag and stream_options shape re-parses as JSON that
@@ -246,15 +253,18 @@ TEST(OpenAiUpstreamBody, AllCombinationsReparse) {
           // Rotate the owned members through different positions.
           auto at = [&](size_t idx) { return std::min(idx, parts.size()); };
           parts.insert(parts.begin() + at(static_cast<size_t>(order)), model);
-          if (!stream.empty()) parts.insert(parts.begin() + at(static_cast<size_t>(3 - order)), stream);
-          if (!so.empty()) parts.insert(parts.begin() + at(static_cast<size_t>((order * 2) % 5)), so);
+          if (!stream.empty())
+            parts.insert(parts.begin() + at(static_cast<size_t>(3 - order)), stream);
+          if (!so.empty())
+            parts.insert(parts.begin() + at(static_cast<size_t>((order * 2) % 5)), so);
           std::string body = order % 2 == 0 ? "{" : "{\n  ";
           for (size_t k = 0; k < parts.size(); ++k) {
             if (k > 0) body += order % 2 == 0 ? "," : ",\n  ";
             body += parts[k];
           }
           body += order % 2 == 0 ? "}" : "\n}\n";
-          const std::string_view upstream = upstreams[static_cast<size_t>(cases) % upstreams.size()];
+          const std::string_view upstream =
+              upstreams[static_cast<size_t>(cases) % upstreams.size()];
           types::ChatRequest req;
           ASSERT_TRUE(spansFor(body, req)) << body;
           std::string out;

@@ -78,7 +78,8 @@ TEST(OpenAiUpstreamError, FlatMistralForm) {
 }
 
 TEST(OpenAiUpstreamError, ErrorString) {
-  const GatewayError e = mapUpstreamError(404, R"({"error":"model 'llama9' not found"})", std::nullopt);
+  const GatewayError e =
+      mapUpstreamError(404, R"({"error":"model 'llama9' not found"})", std::nullopt);
   EXPECT_EQ(e.status, 404);
   EXPECT_EQ(e.message, "model 'llama9' not found");
   EXPECT_EQ(e.type, "not_found_error");
@@ -131,14 +132,20 @@ TEST(OpenAiUpstreamError, InvalidUtf8IsReplaced) {
 }
 
 TEST(OpenAiUpstreamError, TypeDerivedFromStatus) {
-  const std::pair<int, const char*> cases[] = {
-      {400, "invalid_request_error"}, {401, "authentication_error"}, {403, "permission_error"},
-      {404, "not_found_error"},       {429, "rate_limit_error"},     {500, "api_error"},
-      {503, "api_error"},             {529, "api_error"},            {409, "invalid_request_error"},
-      {422, "invalid_request_error"}};
+  const std::pair<int, const char*> cases[] = {{400, "invalid_request_error"},
+                                               {401, "authentication_error"},
+                                               {403, "permission_error"},
+                                               {404, "not_found_error"},
+                                               {429, "rate_limit_error"},
+                                               {500, "api_error"},
+                                               {503, "api_error"},
+                                               {529, "api_error"},
+                                               {409, "invalid_request_error"},
+                                               {422, "invalid_request_error"}};
   for (const auto& [status, type] : cases) {
-    EXPECT_EQ(mapUpstreamError(status, R"({"error":{"message":"m","type":null}})", std::nullopt).type,
-              type)
+    EXPECT_EQ(
+        mapUpstreamError(status, R"({"error":{"message":"m","type":null}})", std::nullopt).type,
+        type)
         << status;
     EXPECT_EQ(mapUpstreamError(status, R"({"error":{"message":"m","type":""}})", std::nullopt).type,
               type)
@@ -153,6 +160,15 @@ TEST(OpenAiUpstreamError, EnvelopeWithoutMessageQuotesBody) {
   EXPECT_EQ(e.message, "Upstream returned HTTP 500: " + body);
   EXPECT_EQ(e.type, "server_error");
   EXPECT_EQ(e.code, "boom");
+}
+
+TEST(OpenAiUpstreamError, EmptyMessageQuotesBody) {
+  EXPECT_EQ(mapUpstreamError(500, R"({"error":""})", std::nullopt).message,
+            R"(Upstream returned HTTP 500: {"error":""})");
+  const GatewayError e =
+      mapUpstreamError(400, R"({"error":{"message":"","code":"c"}})", std::nullopt);
+  EXPECT_EQ(e.message, R"(Upstream returned HTTP 400: {"error":{"message":"","code":"c"}})");
+  EXPECT_EQ(e.code, "c");
 }
 
 TEST(OpenAiUpstreamError, UnrecognisedJsonIsQuoted) {
@@ -198,12 +214,27 @@ TEST(OpenAiRetryAfter, DeltaSeconds) {
 }
 
 TEST(OpenAiRetryAfter, Garbage) {
-  for (std::string_view v : {"", " ", "-1", "+1", "abc", "1e3", "1,5", "1.5.2", ".5", "5s", "0x10",
-                             "Wed, 21 Oct 2015", "Wed, 32 Oct 2015 07:28:00 GMT",
-                             "Wed, 29 Feb 2015 07:28:00 GMT", "Wed, 21 Foo 2015 07:28:00 GMT",
-                             "Xyz, 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 2015 24:00:00 GMT",
-                             "Wed, 21 Oct 2015 07:28:00 PST", "Wed, 21 Oct 15 07:28:00 GMT",
-                             "Wed 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 2015 07:28:00 GMTX"}) {
+  for (std::string_view v : {"",
+                             " ",
+                             "-1",
+                             "+1",
+                             "abc",
+                             "1e3",
+                             "1,5",
+                             "1.5.2",
+                             ".5",
+                             "5s",
+                             "0x10",
+                             "Wed, 21 Oct 2015",
+                             "Wed, 32 Oct 2015 07:28:00 GMT",
+                             "Wed, 29 Feb 2015 07:28:00 GMT",
+                             "Wed, 21 Foo 2015 07:28:00 GMT",
+                             "Xyz, 21 Oct 2015 07:28:00 GMT",
+                             "Wed, 21 Oct 2015 24:00:00 GMT",
+                             "Wed, 21 Oct 2015 07:28:00 PST",
+                             "Wed, 21 Oct 15 07:28:00 GMT",
+                             "Wed 21 Oct 2015 07:28:00 GMT",
+                             "Wed, 21 Oct 2015 07:28:00 GMTX"}) {
     EXPECT_FALSE(parseRetryAfter(v, 0).has_value()) << v;
   }
 }
@@ -212,7 +243,8 @@ TEST(OpenAiRetryAfter, HttpDate) {
   constexpr int64_t kDate = 1445412480;  // Wed, 21 Oct 2015 07:28:00 GMT
   EXPECT_EQ(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", kDate - 30), 30);
   EXPECT_EQ(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", kDate), 0);
-  EXPECT_EQ(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", kDate + 3600), 0);  // past: never negative
+  EXPECT_EQ(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", kDate + 3600),
+            0);  // past: never negative
   EXPECT_EQ(parseRetryAfter("wed, 21 oct 2015 07:28:00 gmt", kDate - 1), 1);
   EXPECT_EQ(parseRetryAfter("Wed,  1 Oct 2015 07:28:00 GMT", 0), kDate - 20 * 86400);
   EXPECT_EQ(parseRetryAfter("Wed, 1 Oct 2015 07:28:00 UTC", 0), kDate - 20 * 86400);

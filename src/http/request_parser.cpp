@@ -1,0 +1,36 @@
+#include "http/request_parser.hpp"
+
+namespace llmux::http {
+
+void RequestParser::on_request_impl(verb method, string_view methodStr, string_view target, int version,
+                                    error_code& ec) {
+  m_.method = method;
+  m_.methodString.assign(methodStr.data(), methodStr.size());
+  m_.target.assign(target.data(), target.size());
+  m_.version = version;
+}
+
+void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
+  ec = boost::beast::http::error::bad_version;  // unreachable for a request parser
+}
+
+void RequestParser::on_field_impl(field, string_view nameStr, string_view value, error_code&) {
+  m_.headers.add({nameStr.data(), nameStr.size()}, {value.data(), value.size()});
+}
+
+void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
+  // The body limit was checked against Content-Length before this is called.
+  if (length) m_.body.reserve(static_cast<size_t>(*length));
+}
+
+std::size_t RequestParser::on_body_impl(string_view body, error_code&) {
+  m_.body.append(body.data(), body.size());
+  return body.size();
+}
+
+std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, string_view body, error_code&) {
+  m_.body.append(body.data(), body.size());
+  return body.size();
+}
+
+}  // namespace llmux::http
