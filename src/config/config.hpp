@@ -34,6 +34,8 @@ struct Deployment {
   // Built-in mock provider tuning (llmux extensions inside litellm_params):
   int64_t mockLatencyMs = 0;     // mock_latency_ms: delay before the response (or first chunk)
   int64_t mockChunkDelayMs = 0;  // mock_chunk_delay_ms: delay between stream chunks
+  // llmux extension: idle time allowed between stream chunks (overrides llmux_settings).
+  std::optional<int64_t> streamIdleTimeoutMs;  // stream_idle_timeout_ms
   // model_info kept as flat string pairs for /v1/models and later issues.
   std::map<std::string, std::string> modelInfo;
 };

@@ -141,6 +141,8 @@ void parseLitellmParams(ParseContext& ctx, const Entry& params, Deployment& d) {
       if (auto v = ctx.readInteger(e, 0, kMaxMillis)) d.mockLatencyMs = *v;
     } else if (k == "mock_chunk_delay_ms") {
       if (auto v = ctx.readInteger(e, 0, kMaxMillis)) d.mockChunkDelayMs = *v;
+    } else if (k == "stream_idle_timeout_ms") {
+      if (auto v = ctx.readInteger(e, 1, kMaxMillis)) d.streamIdleTimeoutMs = *v;
     } else {
       ctx.notImplemented(e);
     }

@@ -94,11 +94,30 @@ std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
 
 }  // namespace
 
-Engine::Engine(Gateway& gw, net::any_io_executor ex, size_t worker, TimeoutSweep& sweep)
-    : gw_(gw), ex_(ex), worker_(worker), client_(ex, gw.tls, sweep), rr_(gw.groups.size(), 0) {
-  upHead_.reserve(1024);
-  outBuf_.reserve(16 * 1024);
+void Scratch::trim() {
+  constexpr size_t kKeep = 256 * 1024;
+  for (std::string* b : {&upHead, &upBody, &respBody, &outBuf, &errJson}) {
+    if (b->capacity() > kKeep) std::string().swap(*b);
+  }
+  sse.reset();
 }
+
+ScratchPool::Lease ScratchPool::get() {
+  if (free_.empty()) return Lease(*this, std::make_unique<Scratch>());
+  auto s = std::move(free_.back());
+  free_.pop_back();
+  return Lease(*this, std::move(s));
+}
+
+void ScratchPool::put(std::unique_ptr<Scratch> s) {
+  constexpr size_t kMaxFree = 1024;  // bounds the memory kept after a burst of concurrency
+  if (!s || free_.size() >= kMaxFree) return;
+  s->trim();
+  free_.push_back(std::move(s));
+}
+
+Engine::Engine(Gateway& gw, net::any_io_executor ex, size_t worker, TimeoutSweep& sweep)
+    : gw_(gw), ex_(ex), worker_(worker), client_(ex, gw.tls, sweep), rr_(gw.groups.size(), 0) {}
 
 const DeploymentRt& Engine::pick(const ModelGroup& g) {
   size_t gi = static_cast<size_t>(&g - gw_.groups.data());
@@ -109,9 +128,8 @@ const DeploymentRt& Engine::pick(const ModelGroup& g) {
 net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayError& err,
                                        RequestOutcome& outcome, std::span<const http::Header> extra) {
   outcome.status = err.status;
-  errType_ = err.type;
-  outcome.errorType = errType_;
-  errJson_ = err.toJson();
+  outcome.errorType = err.type;
+  const std::string json = err.toJson();  // error path: an allocation is fine here
   Headers h;
   h.add("content-type", "application/json");
   for (const auto& x : extra) h.add(x.first, x.second);
@@ -120,7 +138,7 @@ net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayE
     auto r = std::to_chars(ra, ra + sizeof ra, *err.retryAfterSeconds);
     h.add("retry-after", std::string_view(ra, static_cast<size_t>(r.ptr - ra)));
   }
-  co_await out.respond(err.status, h.span(), errJson_);
+  co_await out.respond(err.status, h.span(), json);
 }
 
 net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseWriter& out,
@@ -149,9 +167,11 @@ net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseW
     case ProviderKind::Mock:
       co_await runMock(req, chat, d, out, outcome);
       break;
-    case ProviderKind::OpenAI:
-      co_await runOpenAI(req, chat, d, out, outcome);
+    case ProviderKind::OpenAI: {
+      auto sc = scratch_.get();
+      co_await runOpenAI(req, chat, d, out, outcome, *sc);
       break;
+    }
     case ProviderKind::Unsupported: {
       const http::Header hs[] = {{"x-llmux-model-group", g->name}, {"x-llmux-deployment", d.cfg->id}};
       co_await sendError(out,
@@ -193,8 +213,8 @@ net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatReques
   outcome.status = 200;
   if (!chat.stream) {
     h.add("content-type", "application/json");
-    respBody_ = providers::mock::completionBody(reply, chat.model, id, created);
-    co_await out.respond(200, h.span(), respBody_);
+    const std::string body = providers::mock::completionBody(reply, chat.model, id, created);
+    co_await out.respond(200, h.span(), body);
     co_return;
   }
   h.add("content-type", "text/event-stream");
@@ -203,10 +223,11 @@ net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatReques
   auto events = providers::mock::streamEvents(reply, chat.model, id, created, chat.includeUsage);
   if (!co_await out.beginStream(200, h.span())) co_return;
   if (cfg.mockChunkDelayMs <= 0) {
-    outBuf_.clear();
-    for (const auto& e : events) outBuf_ += e;
+    std::string all;
+    for (const auto& e : events) all += e;
     outcome.ttftUs = usSince(req.received);
-    co_await out.writeChunk(outBuf_);
+    co_await out.writeChunk(all, true);
+    co_return;
   } else {
     for (size_t i = 0; i < events.size(); ++i) {
       if (i > 0) {
@@ -223,20 +244,20 @@ net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatReques
 
 net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequest& chat,
                                        const DeploymentRt& d, http::ResponseWriter& out,
-                                       RequestOutcome& outcome) {
-  openai::buildUpstreamBody(req.body(), chat, d.cfg->upstreamModel, upBody_);
-  upHead_.assign(d.requestLinePrefix);
-  fmt::format_to(std::back_inserter(upHead_), "content-type: application/json\r\ncontent-length: {}\r\n",
-                 upBody_.size());
-  upHead_ += d.fixedHeaders;
-  upHead_ += "\r\n";
+                                       RequestOutcome& outcome, Scratch& sc) {
+  openai::buildUpstreamBody(req.body(), chat, d.cfg->upstreamModel, sc.upBody);
+  sc.upHead.assign(d.requestLinePrefix);
+  fmt::format_to(std::back_inserter(sc.upHead), "content-type: application/json\r\ncontent-length: {}\r\n",
+                 sc.upBody.size());
+  sc.upHead += d.fixedHeaders;
+  sc.upHead += "\r\n";
 
   const auto& s = gw_.cfg.server;
   upstream::Timeouts t;
   t.connect = s.connectTimeout;
   if (chat.stream) {
     t.firstByte = d.streamTimeout;
-    t.idle = s.streamIdleTimeout;
+    t.idle = d.streamIdleTimeout;
   } else {
     t.deadline = Clock::now() + d.timeout;
     t.firstByte = d.timeout;
@@ -250,7 +271,7 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
   base.add("x-llmux-deployment", d.cfg->id);
 
   auto t0 = Clock::now();
-  auto f = co_await ex.start(upHead_, upBody_);
+  auto f = co_await ex.start(sc.upHead, sc.upBody);
   if (f != upstream::Failure::None) {
     outcome.upstreamUs = usSince(t0);
     if (f == upstream::Failure::Cancelled || out.clientGone()) {
@@ -267,13 +288,13 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
   auto ctype = ex.header("content-type");
   const bool isSse = ctype.substr(0, 17) == "text/event-stream";
   if (ok && chat.stream && isSse) {
-    co_await relayStream(ex, chat, d, req, out, outcome);
+    co_await relayStream(ex, chat, d, req, out, outcome, sc);
     outcome.upstreamUs = usSince(t0);
     co_return;
   }
 
   // Read the whole body: a JSON completion, or an error to map.
-  respBody_.clear();
+  sc.respBody.clear();
   const size_t limit = ok ? kMaxUpstreamBody : kMaxUpstreamErrorBody;
   for (;;) {
     auto [rf, data] = co_await ex.read();
@@ -288,7 +309,7 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
       co_return;
     }
     if (data.empty()) break;
-    if (respBody_.size() + data.size() > limit) {
+    if (sc.respBody.size() + data.size() > limit) {
       outcome.upstreamUs = usSince(t0);
       ex.abort();
       co_await sendError(out,
@@ -299,28 +320,29 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
                          outcome, base.span());
       co_return;
     }
-    respBody_.append(data);
+    sc.respBody.append(data);
   }
   outcome.upstreamUs = usSince(t0);
   ex.release();
 
   if (!ok) {
-    auto err = openai::mapUpstreamError(status, respBody_, retryAfterOf(ex));
+    auto err = openai::mapUpstreamError(status, sc.respBody, retryAfterOf(ex));
     co_await sendError(out, err, outcome, base.span());
     co_return;
   }
-  auto usage = openai::parseResponseUsage(respBody_);
+  auto usage = openai::parseResponseUsage(sc.respBody);
   outcome.promptTokens = usage.promptTokens;
   outcome.completionTokens = usage.completionTokens;
   outcome.status = status;
   Headers h = base;
   h.add("content-type", ctype.empty() ? std::string_view("application/json") : ctype);
-  co_await out.respond(status, h.span(), respBody_);
+  co_await out.respond(status, h.span(), sc.respBody);
 }
 
 net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::ChatRequest& chat,
                                          const DeploymentRt& d, http::Request& req,
-                                         http::ResponseWriter& out, RequestOutcome& outcome) {
+                                         http::ResponseWriter& out, RequestOutcome& outcome,
+                                         Scratch& sc) {
   Headers h;
   h.add("x-llmux-model-group", d.cfg->modelName);
   h.add("x-llmux-deployment", d.cfg->id);
@@ -332,8 +354,9 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
     ex.abort();
     co_return;
   }
-  sse_.reset();
+  sc.sse.reset();
   bool sawDone = false;
+  bool upstreamError = false;
   std::optional<GatewayError> failure;
   for (;;) {
     auto [f, data] = co_await ex.read();
@@ -345,27 +368,21 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
       if (f == upstream::Failure::Timeout) {
         failure = GatewayError::gatewayTimeout(fmt::format(
             "Upstream stream for deployment '{}' stalled: no data for {} ms.", d.cfg->id,
-            outcome.ttftUs == 0 ? d.streamTimeout.count() : gw_.cfg.server.streamIdleTimeout.count()));
+            outcome.ttftUs == 0 ? d.streamTimeout.count() : d.streamIdleTimeout.count()));
       } else {
         failure = failureError(f, d, ex, true);
       }
       break;
     }
     if (data.empty()) {
-      // The upstream body ended cleanly without [DONE] (some compatible servers do this): end the
-      // client's stream properly, unless an event was cut off half-way.
-      if (sse_.pending() > 0) {
-        failure = GatewayError::badGateway(
-            fmt::format("Upstream stream for deployment '{}' ended in the middle of an event.", d.cfg->id),
-            "upstream_stream_truncated");
-        break;
-      }
-      if (!co_await out.writeChunk("data: [DONE]\n\n", true)) outcome.errorType = "client_closed_request";
-      ex.release();
-      co_return;
+      // OpenAI always ends a stream with [DONE]; a body that stops before it was cut short.
+      failure = GatewayError::badGateway(
+          fmt::format("Upstream stream for deployment '{}' ended before [DONE].", d.cfg->id),
+          "upstream_stream_truncated");
+      break;
     }
-    outBuf_.clear();
-    bool fits = sse_.feed(data, [&](const providers::SseEvent& ev) {
+    sc.outBuf.clear();
+    bool fits = sc.sse.feed(data, [&](const providers::SseEvent& ev) {
       auto info = openai::inspectStreamChunk(ev.data);
       if (info.usage.present) {
         outcome.promptTokens = info.usage.promptTokens;
@@ -373,18 +390,19 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
       }
       switch (info.kind) {
         case openai::ChunkKind::Done:
+          if (!upstreamError) sc.outBuf.append(ev.raw);
           sawDone = true;
-          outBuf_.append(ev.raw);
           break;
         case openai::ChunkKind::UsageOnly:
-          if (chat.includeUsage) outBuf_.append(ev.raw);
+          if (chat.includeUsage && !upstreamError) sc.outBuf.append(ev.raw);
           break;
         case openai::ChunkKind::Error:
-          outcome.errorType = "upstream_stream_error";
-          outBuf_.append(ev.raw);
+          // The upstream gave up mid-stream: relay its error event and end the stream there.
+          if (!upstreamError) sc.outBuf.append(ev.raw);
+          upstreamError = true;
           break;
         case openai::ChunkKind::Content:
-          outBuf_.append(ev.raw);
+          if (!upstreamError) sc.outBuf.append(ev.raw);
           break;
       }
     });
@@ -394,24 +412,30 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
           "upstream_protocol_error");
       break;
     }
-    if (!outBuf_.empty() || sawDone) {
+    const bool end = sawDone || upstreamError;
+    if (!sc.outBuf.empty() || end) {
       if (outcome.ttftUs == 0) outcome.ttftUs = usSince(req.received);
-      // [DONE] ends the client's stream in the same write (anything after it is ignored).
-      if (!co_await out.writeChunk(outBuf_, sawDone)) {
+      // The event that ends the stream goes out in the same write as the terminating chunk.
+      if (!co_await out.writeChunk(sc.outBuf, end)) {
         ex.abort();
         outcome.errorType = "client_closed_request";
         co_return;
       }
+    }
+    if (upstreamError) {
+      ex.abort();
+      outcome.errorType = "upstream_stream_error";
+      co_return;
     }
     if (sawDone) break;
   }
   if (failure) {
     ex.abort();
     outcome.errorType = "upstream_stream_error";
-    outBuf_.assign("data: ");
-    outBuf_ += failure->toJson();
-    outBuf_ += "\n\n";
-    co_await out.writeChunk(outBuf_, true);
+    sc.outBuf.assign("data: ");
+    sc.outBuf += failure->toJson();
+    sc.outBuf += "\n\n";
+    co_await out.writeChunk(sc.outBuf, true);
     co_return;
   }
   // Drain the rest of the upstream body (normally nothing) so the connection can be reused.

@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,42 @@ struct RequestOutcome {
   uint64_t ttftUs = 0;
   int64_t promptTokens = 0;
   int64_t completionTokens = 0;
-  std::string_view errorType;  // static or owned by the engine until the next request
+  std::string errorType;  // OpenAI error type, or a gateway reason such as client_closed_request
+};
+
+// Buffers one request needs while it is in flight. Requests on one I/O thread interleave at every
+// co_await, so nothing per-request may live in the Engine itself; scratch sets are recycled through
+// a free list instead, keeping their capacity, so the steady state allocates nothing.
+struct Scratch {
+  std::string upHead;
+  std::string upBody;
+  std::string respBody;
+  std::string outBuf;
+  std::string errJson;
+  providers::SseParser sse;
+  void trim();  // drops unusually large buffers before the set goes back to the pool
+};
+
+class ScratchPool {
+ public:
+  class Lease {
+   public:
+    Lease(ScratchPool& pool, std::unique_ptr<Scratch> s) : pool_(pool), s_(std::move(s)) {}
+    ~Lease() { pool_.put(std::move(s_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Scratch* operator->() { return s_.get(); }
+    Scratch& operator*() { return *s_; }
+
+   private:
+    ScratchPool& pool_;
+    std::unique_ptr<Scratch> s_;
+  };
+  Lease get();
+
+ private:
+  void put(std::unique_ptr<Scratch> s);
+  std::vector<std::unique_ptr<Scratch>> free_;
 };
 
 class Engine {
@@ -38,9 +74,9 @@ class Engine {
                                                RequestOutcome& outcome);
 
   // Sends `err` as an OpenAI error response and records it in `outcome`.
-  boost::asio::awaitable<void> sendError(http::ResponseWriter& out, const GatewayError& err,
-                                         RequestOutcome& outcome,
-                                         std::span<const http::Header> extra = {});
+  static boost::asio::awaitable<void> sendError(http::ResponseWriter& out, const GatewayError& err,
+                                                RequestOutcome& outcome,
+                                                std::span<const http::Header> extra = {});
 
   Gateway& gateway() { return gw_; }
   [[nodiscard]] size_t worker() const { return worker_; }
@@ -52,10 +88,11 @@ class Engine {
                                        RequestOutcome& outcome);
   boost::asio::awaitable<void> runOpenAI(http::Request& req, const types::ChatRequest& chat,
                                          const DeploymentRt& d, http::ResponseWriter& out,
-                                         RequestOutcome& outcome);
+                                         RequestOutcome& outcome, Scratch& sc);
   boost::asio::awaitable<void> relayStream(upstream::Exchange& ex, const types::ChatRequest& chat,
                                            const DeploymentRt& d, http::Request& req,
-                                           http::ResponseWriter& out, RequestOutcome& outcome);
+                                           http::ResponseWriter& out, RequestOutcome& outcome,
+                                           Scratch& sc);
   const DeploymentRt& pick(const ModelGroup& g);
 
   Gateway& gw_;
@@ -63,14 +100,7 @@ class Engine {
   size_t worker_;
   upstream::Client client_;
   std::vector<uint32_t> rr_;  // round-robin cursor per group
-  // Reused per request so the steady state allocates nothing for these.
-  std::string upHead_;
-  std::string upBody_;
-  std::string respBody_;
-  std::string outBuf_;
-  std::string errJson_;
-  std::string errType_;
-  providers::SseParser sse_;
+  ScratchPool scratch_;
 };
 
 }  // namespace llmux::engine

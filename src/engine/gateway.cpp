@@ -87,6 +87,8 @@ Gateway::Gateway(const config::Config& c, size_t workers)
     rt.kind = info.kind;
     rt.timeout = d.timeoutSeconds ? seconds(*d.timeoutSeconds) : c.server.defaultTimeout;
     rt.streamTimeout = d.streamTimeoutSeconds ? seconds(*d.streamTimeoutSeconds) : rt.timeout;
+    rt.streamIdleTimeout = d.streamIdleTimeoutMs ? std::chrono::milliseconds(*d.streamIdleTimeoutMs)
+                                                 : c.server.streamIdleTimeout;
     if (rt.kind == ProviderKind::Unsupported) {
       spdlog::warn("deployment {}: provider '{}' is not supported by this build; requests to it get a 400",
                    d.id, d.provider);

@@ -32,6 +32,7 @@ struct DeploymentRt {
   std::string fixedHeaders;    // authorization, extra_headers, user-agent, accept, each ending CRLF
   std::chrono::milliseconds timeout{600000};
   std::chrono::milliseconds streamTimeout{600000};
+  std::chrono::milliseconds streamIdleTimeout{120000};
 };
 
 struct ModelGroup {

@@ -58,20 +58,6 @@ std::string_view reason(int status) {
   }
 }
 
-bool hasToken(std::string_view value, std::string_view token) {
-  // Case-insensitive search of a comma-separated header value for `token`.
-  size_t i = 0;
-  while (i < value.size()) {
-    size_t j = value.find(',', i);
-    if (j == std::string_view::npos) j = value.size();
-    std::string_view part = value.substr(i, j - i);
-    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
-    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
-    if (beast::iequals(part, token)) return true;
-    i = j + 1;
-  }
-  return false;
-}
 }  // namespace
 
 // A handler waiting on its upstream longer than this gets its client socket watched for a
@@ -154,9 +140,12 @@ net::awaitable<boost::system::error_code> Session::readRequest(size_t& bytesIn) 
       buf_.consume(n);
       bytesIn += n;
       if (ec && ec != bhttp::error::need_more) co_return ec;
-      if (parser_->is_done()) co_return boost::system::error_code{};
       if (parser_->is_header_done() && !headerSeen) {
         headerSeen = true;
+        // Beast applies header_limit only to the unconsumed remainder (each parsed field is
+        // consumed), so the header block as a whole is bounded here.
+        if (bytesIn > o.maxHeaderBytes) co_return bhttp::error::header_limit;
+        parser_->eager(true);  // header parsed on its own (to measure it); the body in bulk
         http10_ = head_.version < 11;
         if (auto exp = head_.headers.get("expect"); !exp.empty()) {
           if (!beast::iequals(exp, "100-continue")) co_return bhttp::error::bad_field;
@@ -167,12 +156,15 @@ net::awaitable<boost::system::error_code> Session::readRequest(size_t& bytesIn) 
         }
         armRead(o.bodyTimeout);  // the body gets its own deadline
       }
+      if (parser_->is_done()) co_return boost::system::error_code{};
       if (!ec && n > 0) continue;  // progress: parse what is left in the buffer
+      // Everything buffered is still header: stop reading once the block is too large.
+      if (!headerSeen && bytesIn + buf_.size() > o.maxHeaderBytes) co_return bhttp::error::header_limit;
     }
     size_t want = headerSeen ? kBodyReadBytes : kFirstReadBytes;
     auto [ec, n] = co_await socket_.async_read_some(buf_.prepare(want), kTok);
     if (ec) {
-      if (ec == net::error::eof) {
+      if (ec == net::error::eof && parser_->got_some()) {
         boost::system::error_code pec;
         parser_->put_eof(pec);
         co_return pec ? pec : boost::system::error_code(bhttp::error::partial_message);
@@ -199,7 +191,7 @@ net::awaitable<void> Session::run() {
     state_ = State::Reading;
     newRequestId();
     parser_.emplace(head_);
-    parser_->eager(true);
+    parser_->eager(false);
     parser_->header_limit(o.maxHeaderBytes);
     parser_->body_limit(o.maxBodyBytes);
     // The whole header must arrive within headerTimeout (slowloris).

@@ -225,8 +225,10 @@ net::awaitable<Failure> Exchange::sendAndReadHeader(std::string_view head, std::
     co_return classify(ec, Failure::Reset);
   }
   body_.clear();
+  headerBytes_ = 0;
+  headerDone_ = false;
   parser_.emplace(headers_, body_);
-  parser_->eager(true);
+  parser_->eager(false);  // header first, alone, so its size can be bounded
   parser_->header_limit(kMaxResponseHeaderBytes);
   parser_->body_limit(boost::none);  // the engine bounds what it buffers; streams are unbounded
   while (!parser_->is_header_done()) {
@@ -268,6 +270,17 @@ net::awaitable<Failure> Exchange::fill() {
     boost::system::error_code pec;
     size_t used = parser_->put(conn_->buffer.data(), pec);
     conn_->buffer.consume(used);
+    const bool wasHeaderDone = headerDone_;
+    headerDone_ = parser_->is_header_done();
+    if (!wasHeaderDone) {
+      // Beast bounds only the unparsed remainder; bound the whole header block here.
+      headerBytes_ += used;
+      if (headerBytes_ + (headerDone_ ? 0 : conn_->buffer.size()) > kMaxResponseHeaderBytes) {
+        detail_ = "response header from " + target_.origin + " is larger than 64 KiB";
+        co_return Failure::Protocol;
+      }
+      if (headerDone_) parser_->eager(true);
+    }
     if (pec == bhttp::error::need_more) break;
     if (pec) {
       detail_ = "invalid HTTP from " + target_.origin + ": " + pec.message();

@@ -125,6 +125,8 @@ class Exchange final : private TimeoutSweep::Entry {
   bool bodyDone_ = false;
   bool timedOut_ = false;
   bool handedOut_ = false;
+  size_t headerBytes_ = 0;
+  bool headerDone_ = false;  // response header bytes consumed so far (limit check)
   std::string detail_;
 };
 

@@ -179,3 +179,21 @@ test('models.list()', async () => {
   }
   assert.deepEqual(ids, ['mock-gpt', 'mock-fixed', 'upstream-gpt', 'upstream-429', 'upstream-reset']);
 });
+
+test('concurrent completions and streams keep their own content', async () => {
+  const jobs = [];
+  for (let i = 0; i < 12; i++) {
+    const text = `parallel request number ${i} ✓`;
+    if (i % 2 === 0) {
+      jobs.push(client.chat.completions
+        .create({ model: 'mock-gpt', messages: [{ role: 'user', content: text }] })
+        .then((r) => [r.choices[0].message.content, text]));
+    } else {
+      jobs.push(client.chat.completions
+        .create({ model: 'upstream-gpt', stream: true, messages: [{ role: 'user', content: text }] })
+        .then(collect)
+        .then((r) => [r.content, UPSTREAM_TEXT]));
+    }
+  }
+  for (const [got, want] of await Promise.all(jobs)) assert.equal(got, want);
+});

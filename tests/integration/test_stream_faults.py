@@ -136,10 +136,11 @@ def stream_after_fault_connection_reusable(ctx):
     """After a failed stream the gateway still serves the next request (on the same client connection if kept)."""
     env = shared(ctx)
     with Conn(env.port) as c:
-        c.request("POST", "/v1/chat/completions", {"model": "truncated", "stream": True, "messages": user_msg("x")})
+        c.request("POST", "/v1/chat/completions", {"model": "reset", "stream": True, "messages": user_msg("x")})
         h = c.read_head()
         r = read_stream(c, h)
-        check(not r.done, "fixture: truncated stream")
+        if r.done:
+            ctx.note("the reset stream ended with [DONE] (stream_upstream_reset_mid_stream covers that)")
         if r.ended and not c.eof and (h.header("connection") or "").lower() != "close":
             c.request("POST", "/v1/chat/completions", {"model": "mock-echo", "messages": user_msg("again")})
             r2 = c.read_response()

@@ -335,7 +335,8 @@ std::optional<int64_t> parseImfFixdate(std::string_view s) {
   const int maxDay =
       month == 2 && !isLeapYear(year) ? 28 : kMonthDays[static_cast<size_t>(month - 1)];
   if (day < 1 || day > maxDay || hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  return daysSinceEpoch(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  return daysSinceEpoch(year, month, day) * 86400 + int64_t{hour} * 3600 + int64_t{minute} * 60 +
+         second;
 }
 
 }  // namespace

@@ -4,6 +4,10 @@
 // per-thread parser and buffer so a warmed-up thread allocates nothing.
 #include <simdjson.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -152,45 +156,63 @@ bool scanTopLevel(od::parser& parser, const char* data, size_t len, size_t capac
   return true;
 }
 
-bool startsWithAt(std::string_view s, size_t i, std::string_view word) {
-  return s.size() - i >= word.size() && std::memcmp(s.data() + i, word.data(), word.size()) == 0;
+bool isJsonSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// At a possible `"error"` / `"usage"` occurrence: true when the chunk must be parsed (an error key,
+// or a usage key not followed by `: null`).
+bool keyNeedsParse(std::string_view data, size_t pos) {
+  if (data.size() - pos < 7) return false;
+  const char* p = data.data() + pos;
+  if (std::memcmp(p, R"("error")", 7) == 0) return true;
+  if (std::memcmp(p, R"("usage")", 7) != 0) return false;
+  const char* const end = data.data() + data.size();
+  p += 7;
+  while (p < end && isJsonSpace(*p)) ++p;
+  if (p == end || *p != ':') return true;
+  ++p;
+  while (p < end && isJsonSpace(*p)) ++p;
+  return end - p < 4 || std::memcmp(p, "null", 4) != 0;
 }
 
 // True when the chunk may carry something other than content: an "error" key or a "usage" key whose
-// value is not literally null. Conservative: any doubt means "parse it".
+// value is not literally null. Conservative: any doubt means "parse it". Candidates are found by
+// the letters at offsets 1 and 5 of the two keys ("e..r", "u..e"), 16 positions at a time with
+// SSE2.
 bool needsParse(std::string_view data) {
+  const char* s = data.data();
+  const size_t n = data.size();
   size_t i = 0;
-  while (true) {
-    const void* q = std::memchr(data.data() + i, '"', data.size() - i);
-    if (q == nullptr) return false;
-    i = static_cast<size_t>(static_cast<const char*>(q) - data.data()) + 1;
-    if (startsWithAt(data, i, R"(error")")) return true;
-    if (!startsWithAt(data, i, R"(usage")")) continue;
-    size_t j = i + 6;
-    while (j < data.size() &&
-           (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r')) {
-      ++j;
+#if defined(__SSE2__)
+  const __m128i e = _mm_set1_epi8('e');
+  const __m128i r = _mm_set1_epi8('r');
+  const __m128i u = _mm_set1_epi8('u');
+  // Candidates at i..i+15 read up to i+21 when verified, hence i + 22 <= n.
+  for (; i + 22 <= n; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 1));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + 5));
+    const __m128i hit = _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(a, e), _mm_cmpeq_epi8(b, r)),
+                                     _mm_and_si128(_mm_cmpeq_epi8(a, u), _mm_cmpeq_epi8(b, e)));
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    while (mask != 0) {
+      if (keyNeedsParse(data, i + static_cast<size_t>(__builtin_ctz(mask)))) return true;
+      mask &= mask - 1;
     }
-    if (j >= data.size() || data[j] != ':') return true;
-    ++j;
-    while (j < data.size() &&
-           (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r')) {
-      ++j;
-    }
-    if (!startsWithAt(data, j, "null")) return true;
-    i = j + 4;
   }
+#endif
+  for (; i + 7 <= n; ++i) {
+    if (((s[i + 1] == 'e' && s[i + 5] == 'r') || (s[i + 1] == 'u' && s[i + 5] == 'e')) &&
+        keyNeedsParse(data, i)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string_view trimSpace(std::string_view s) {
-  while (!s.empty() &&
-         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
+  while (!s.empty() && isJsonSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isJsonSpace(s.back())) s.remove_suffix(1);
   return s;
 }
 

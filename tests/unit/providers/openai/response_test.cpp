@@ -151,6 +151,21 @@ TEST(OpenAiStreamChunk, OddTokenValues) {
   EXPECT_EQ(huge.usage.totalTokens, int64_t{1} << 54);
 }
 
+TEST(OpenAiStreamChunk, KeysFoundAtEveryOffset) {
+  // The shortcut scans 16 bytes at a time; keys must be seen wherever they fall, tail included.
+  for (size_t pad = 0; pad < 48; ++pad) {
+    const std::string filler = R"("p":")" + std::string(pad, 'e') + R"(",)";
+    const std::string usage = "{" + filler + R"("choices":[],"usage":{"prompt_tokens":2}})";
+    EXPECT_EQ(inspectStreamChunk(usage).kind, ChunkKind::UsageOnly) << usage;
+    const std::string error = "{" + filler + R"("error":{}})";
+    EXPECT_EQ(inspectStreamChunk(error).kind, ChunkKind::Error) << error;
+    const std::string nullUsage = "{" + filler + R"("choices":[],"usage":null})";
+    EXPECT_EQ(inspectStreamChunk(nullUsage).kind, ChunkKind::Content) << nullUsage;
+    const std::string errorLast = "{" + filler + R"("x":1,"error":1})";
+    EXPECT_EQ(inspectStreamChunk(errorLast).kind, ChunkKind::Error) << errorLast;
+  }
+}
+
 TEST(OpenAiStreamChunk, LongDigitFloatsAreRead) {
   // simdjson 3.0.1's get_number() yields 0 for these; the adapter must not.
   const ChunkInfo info =

@@ -248,15 +248,14 @@ TEST(OpenAiUpstreamBody, AllCombinationsReparse) {
     for (const auto& model : models) {
       for (const auto& stream : streams) {
         for (int order = 0; order < 4; ++order) {
-          std::vector<std::string> parts;
-          for (const auto& e : extras) parts.push_back(e);
+          std::vector<std::string> parts(extras.begin(), extras.end());
           // Rotate the owned members through different positions.
-          auto at = [&](size_t idx) { return std::min(idx, parts.size()); };
-          parts.insert(parts.begin() + at(static_cast<size_t>(order)), model);
-          if (!stream.empty())
-            parts.insert(parts.begin() + at(static_cast<size_t>(3 - order)), stream);
-          if (!so.empty())
-            parts.insert(parts.begin() + at(static_cast<size_t>((order * 2) % 5)), so);
+          auto at = [&](int idx) {
+            return parts.begin() + std::min<std::ptrdiff_t>(idx, std::ssize(parts));
+          };
+          parts.insert(at(order), model);
+          if (!stream.empty()) parts.insert(at(3 - order), stream);
+          if (!so.empty()) parts.insert(at((order * 2) % 5), so);
           std::string body = order % 2 == 0 ? "{" : "{\n  ";
           for (size_t k = 0; k < parts.size(); ++k) {
             if (k > 0) body += order % 2 == 0 ? "," : ",\n  ";

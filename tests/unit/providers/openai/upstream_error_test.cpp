@@ -246,8 +246,8 @@ TEST(OpenAiRetryAfter, HttpDate) {
   EXPECT_EQ(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", kDate + 3600),
             0);  // past: never negative
   EXPECT_EQ(parseRetryAfter("wed, 21 oct 2015 07:28:00 gmt", kDate - 1), 1);
-  EXPECT_EQ(parseRetryAfter("Wed,  1 Oct 2015 07:28:00 GMT", 0), kDate - 20 * 86400);
-  EXPECT_EQ(parseRetryAfter("Wed, 1 Oct 2015 07:28:00 UTC", 0), kDate - 20 * 86400);
+  EXPECT_EQ(parseRetryAfter("Wed,  1 Oct 2015 07:28:00 GMT", 0), kDate - int64_t{20} * 86400);
+  EXPECT_EQ(parseRetryAfter("Wed, 1 Oct 2015 07:28:00 UTC", 0), kDate - int64_t{20} * 86400);
   EXPECT_EQ(parseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", 0), 784111777);
   EXPECT_EQ(parseRetryAfter("Thu, 29 Feb 2024 23:59:59 GMT", 0), 1709251199);
   EXPECT_EQ(parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", 0), 253402300799);
