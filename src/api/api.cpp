@@ -55,14 +55,13 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
   if (r == Route::NotFound) {
     co_await engine_.sendError(
         out, GatewayError::notFound("Unknown route: " + std::string(path.substr(0, 200)) + "."), o);
-  } else if ((wantPost && method != bhttp::verb::post) ||
-             (!wantPost && method != bhttp::verb::get && method != bhttp::verb::head)) {
+  } else if ((wantPost && method != bhttp::verb::post) || (!wantPost && method != bhttp::verb::get)) {
     GatewayError e{405, "invalid_request_error",
                    std::string("Method ") + req.head.methodString.substr(0, 20) +
                        " is not allowed on " + std::string(path) + "; use " + (wantPost ? "POST" : "GET") +
                        ".",
                    {}, "method_not_allowed", {}};
-    const http::Header allow[] = {{"allow", wantPost ? "POST" : "GET, HEAD"}};
+    const http::Header allow[] = {{"allow", wantPost ? "POST" : "GET"}};
     co_await engine_.sendError(out, e, o, allow);
   } else if (llmRoute && !authorized(req)) {
     co_await engine_.sendError(

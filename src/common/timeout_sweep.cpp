@@ -1,6 +1,14 @@
 #include "common/timeout_sweep.hpp"
 
+#include <time.h>
+
 namespace llmux {
+
+TimeoutSweep::Clock::time_point TimeoutSweep::coarseNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return Clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 TimeoutSweep::TimeoutSweep(boost::asio::any_io_executor ex, std::chrono::milliseconds tick)
     : timer_(std::move(ex)), tick_(tick) {}
@@ -52,7 +60,7 @@ void TimeoutSweep::arm() {
   timer_.async_wait([this](const boost::system::error_code& ec) {
     armed_ = false;
     if (ec || stopped_) return;
-    sweep(Clock::now());
+    sweep(coarseNow());
     arm();
   });
 }

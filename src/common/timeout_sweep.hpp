@@ -13,6 +13,9 @@ namespace llmux {
 class TimeoutSweep {
  public:
   using Clock = std::chrono::steady_clock;
+  // CLOCK_MONOTONIC_COARSE (the clock steady_clock uses, at tick resolution): a few ns instead of a
+  // full clock read, and deadlines only need the sweep's granularity anyway.
+  static Clock::time_point coarseNow();
 
   class Entry {
    public:
@@ -20,7 +23,7 @@ class TimeoutSweep {
     Entry(const Entry&) = delete;
     Entry& operator=(const Entry&) = delete;
     void expiresAt(Clock::time_point t) { deadline_ = t; }
-    void expiresAfter(Clock::duration d) { deadline_ = Clock::now() + d; }
+    void expiresAfter(Clock::duration d) { deadline_ = coarseNow() + d; }
     void expiresNever() { deadline_ = Clock::time_point::max(); }
     [[nodiscard]] Clock::time_point deadline() const { return deadline_; }
 

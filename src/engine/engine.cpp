@@ -21,6 +21,12 @@ constexpr size_t kMaxUpstreamErrorBody = 1 << 20;
 constexpr size_t kMaxUpstreamBody = 64u << 20;
 constexpr auto kTok = net::as_tuple(net::use_awaitable);
 
+void appendDecimal(std::string& out, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
 uint64_t usSince(Clock::time_point t0) {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
@@ -96,9 +102,10 @@ std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
 
 void Scratch::trim() {
   constexpr size_t kKeep = 256 * 1024;
-  for (std::string* b : {&upHead, &upBody, &respBody, &outBuf, &errJson}) {
+  for (std::string* b : {&upHead, &upBody, &respBody, &outBuf, &errJson, &upRead}) {
     if (b->capacity() > kKeep) std::string().swap(*b);
   }
+  upHeaders.shrink(kKeep);
   sse.reset();
 }
 
@@ -247,8 +254,9 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
                                        RequestOutcome& outcome, Scratch& sc) {
   openai::buildUpstreamBody(req.body(), chat, d.cfg->upstreamModel, sc.upBody);
   sc.upHead.assign(d.requestLinePrefix);
-  fmt::format_to(std::back_inserter(sc.upHead), "content-type: application/json\r\ncontent-length: {}\r\n",
-                 sc.upBody.size());
+  sc.upHead += "content-type: application/json\r\ncontent-length: ";
+  appendDecimal(sc.upHead, sc.upBody.size());
+  sc.upHead += "\r\n";
   sc.upHead += d.fixedHeaders;
   sc.upHead += "\r\n";
 
@@ -263,7 +271,7 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
     t.firstByte = d.timeout;
     t.idle = d.timeout;
   }
-  upstream::Exchange ex(client_, d.target, t);
+  upstream::Exchange ex(client_, d.target, t, sc.upHeaders, sc.upRead);
   AbortExchange abort(ex);
   WatchGuard watch(out, &abort);
   Headers base;
@@ -285,8 +293,10 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
 
   const int status = ex.status();
   const bool ok = status >= 200 && status < 300;
-  auto ctype = ex.header("content-type");
+  std::string_view ctype = ex.header("content-type");
   const bool isSse = ctype.substr(0, 17) == "text/event-stream";
+  sc.contentType.assign(ctype);  // the header arena belongs to the exchange; keep our own copy
+  if (sc.contentType.find_first_of("\r\n") != std::string::npos) sc.contentType.clear();
   if (ok && chat.stream && isSse) {
     co_await relayStream(ex, chat, d, req, out, outcome, sc);
     outcome.upstreamUs = usSince(t0);
@@ -335,7 +345,8 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
   outcome.completionTokens = usage.completionTokens;
   outcome.status = status;
   Headers h = base;
-  h.add("content-type", ctype.empty() ? std::string_view("application/json") : ctype);
+  h.add("content-type", sc.contentType.empty() ? std::string_view("application/json")
+                                               : std::string_view(sc.contentType));
   co_await out.respond(status, h.span(), sc.respBody);
 }
 

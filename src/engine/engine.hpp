@@ -40,6 +40,9 @@ struct Scratch {
   std::string respBody;
   std::string outBuf;
   std::string errJson;
+  http::HeaderList upHeaders;  // upstream response header fields
+  std::string upRead;          // upstream body bytes as read
+  std::string contentType;     // upstream content-type, copied
   providers::SseParser sse;
   void trim();  // drops unusually large buffers before the set goes back to the pool
 };

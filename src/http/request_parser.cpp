@@ -19,8 +19,10 @@ void RequestParser::on_field_impl(field, string_view nameStr, string_view value,
 }
 
 void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
-  // The body limit was checked against Content-Length before this is called.
-  if (length) m_.body.reserve(static_cast<size_t>(*length));
+  // Reserve at most 64 KiB up front: a client that only sends headers must not make us allocate its
+  // whole declared Content-Length (up to the body limit) before any byte of the body arrives.
+  constexpr std::uint64_t kMaxReserve = 64 * 1024;
+  if (length) m_.body.reserve(static_cast<size_t>(*length < kMaxReserve ? *length : kMaxReserve));
 }
 
 std::size_t RequestParser::on_body_impl(string_view body, error_code&) {

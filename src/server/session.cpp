@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <cerrno>
+#include <charconv>
 #include <fmt/format.h>
 
 #include "common/error.hpp"
@@ -27,6 +28,12 @@ constexpr size_t kBodyReadBytes = 64 * 1024;
 constexpr size_t kKeepBodyCapacity = 64 * 1024;
 constexpr size_t kKeepHeaderCapacity = 32 * 1024;
 constexpr size_t kMaxDrainBytes = 1 << 20;
+
+void appendDecimal(std::string& out, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
+}
 
 std::string_view reason(int status) {
   switch (status) {
@@ -172,11 +179,22 @@ net::awaitable<boost::system::error_code> Session::readRequest(size_t& bytesIn) 
       co_return ec;
     }
     buf_.commit(n);
+    // The deadline may have passed while this read was completing (the cancel then hit nothing).
+    if (timedOut_) co_return net::error::timed_out;
   }
 }
 
 net::awaitable<void> Session::run() {
   auto self = shared_from_this();  // keeps the session alive while the coroutine runs
+  // Runs on every exit, exceptions included, so the worker never keeps a pointer to a dead session.
+  struct Cleanup {
+    Session& s;
+    ~Cleanup() {
+      s.unwatchClient();
+      s.closeSocket();
+      s.worker_.remove(s.registryPos);
+    }
+  } cleanup{*this};
   const Options& o = worker_.opts();
   for (;;) {
     state_ = State::Idle;
@@ -185,7 +203,7 @@ net::awaitable<void> Session::run() {
       // Keep-alive idle wait: a long timeout until the first byte of the next request.
       armRead(o.idleTimeout);
       auto [ec, n] = co_await socket_.async_read_some(buf_.prepare(kFirstReadBytes), kTok);
-      if (ec) break;
+      if (ec || timedOut_) break;
       buf_.commit(n);
     }
     state_ = State::Reading;
@@ -245,9 +263,6 @@ net::awaitable<void> Session::run() {
     head_.headers.shrink(kKeepHeaderCapacity);
     if (!keepAlive_ || gone_ || closed_) break;
   }
-  unwatchClient();
-  closeSocket();
-  worker_.remove(registryPos);
 }
 
 net::awaitable<void> Session::sendErrorAndClose(int status, std::string_view type,
@@ -271,8 +286,11 @@ net::awaitable<void> Session::sendErrorAndClose(int status, std::string_view typ
 }
 
 void Session::startHead(int status) {
-  respHead_.clear();
-  fmt::format_to(std::back_inserter(respHead_), "HTTP/1.1 {} {}\r\n", status, reason(status));
+  respHead_.assign("HTTP/1.1 ");
+  appendDecimal(respHead_, static_cast<uint64_t>(status));
+  respHead_ += ' ';
+  respHead_ += reason(status);
+  respHead_ += "\r\n";
 }
 
 void Session::finishHead(std::span<const http::Header> headers) {
@@ -312,7 +330,9 @@ net::awaitable<bool> Session::writeBuffers(std::string_view a, std::string_view 
 net::awaitable<bool> Session::respond(int status, std::span<const http::Header> headers,
                                       std::string_view body) {
   startHead(status);
-  fmt::format_to(std::back_inserter(respHead_), "content-length: {}\r\n", body.size());
+  respHead_ += "content-length: ";
+  appendDecimal(respHead_, body.size());
+  respHead_ += "\r\n";
   finishHead(headers);
   headSent_ = true;
   co_return co_await writeBuffers(respHead_, body, {});

@@ -136,8 +136,9 @@ net::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>>
   co_return std::pair{boost::system::error_code{}, std::move(eps)};
 }
 
-Exchange::Exchange(Client& client, const Target& target, const Timeouts& timeouts)
-    : client_(client), target_(target), timeouts_(timeouts) {
+Exchange::Exchange(Client& client, const Target& target, const Timeouts& timeouts,
+                   http::HeaderList& headers, std::string& body)
+    : client_(client), target_(target), timeouts_(timeouts), headers_(headers), body_(body) {
   client_.sweep_.add(this);
 }
 
@@ -146,11 +147,12 @@ Exchange::~Exchange() {
   client_.sweep_.remove(this);
 }
 
-void Exchange::armTimer(std::chrono::milliseconds d) {
-  auto at = Clock::now() + d;
-  if (timeouts_.deadline < at) at = timeouts_.deadline;
-  expiresAt(at);
+Clock::time_point Exchange::deadlineAfter(std::chrono::milliseconds d) const {
+  auto at = TimeoutSweep::coarseNow() + d;
+  return timeouts_.deadline < at ? timeouts_.deadline : at;
 }
+
+void Exchange::armTimer(std::chrono::milliseconds d) { expiresAt(deadlineAfter(d)); }
 
 void Exchange::onExpired() {
   // Closing the socket makes the pending operation complete with an error; timedOut_ says why.
@@ -212,6 +214,8 @@ net::awaitable<Failure> Exchange::connect() {
 
 net::awaitable<Failure> Exchange::sendAndReadHeader(std::string_view head, std::string_view body) {
   armTimer(timeouts_.firstByte);
+  firstByteDeadline_ = deadlineAfter(timeouts_.firstByte);
+  writeFailed_ = false;
   std::array<net::const_buffer, 2> bufs{net::buffer(head.data(), head.size()),
                                         net::buffer(body.data(), body.size())};
   boost::system::error_code ec;
@@ -221,24 +225,36 @@ net::awaitable<Failure> Exchange::sendAndReadHeader(std::string_view head, std::
     std::tie(ec, std::ignore) = co_await net::async_write(conn_->tcp, bufs, kTok);
   }
   if (ec) {
+    writeFailed_ = true;
     detail_ = "sending the request to " + target_.origin + " failed: " + ec.message();
     co_return classify(ec, Failure::Reset);
   }
-  body_.clear();
-  headerBytes_ = 0;
-  headerDone_ = false;
-  parser_.emplace(headers_, body_);
-  parser_->eager(false);  // header first, alone, so its size can be bounded
-  parser_->header_limit(kMaxResponseHeaderBytes);
-  parser_->body_limit(boost::none);  // the engine bounds what it buffers; streams are unbounded
-  while (!parser_->is_header_done()) {
-    Failure f = co_await fill();
-    if (f != Failure::None) {
-      if (detail_.empty()) detail_ = "reading the response header from " + target_.origin + " failed";
-      co_return f;
+  for (;;) {
+    body_.clear();
+    headerBytes_ = 0;
+    headerDone_ = false;
+    parser_.emplace(headers_, body_);
+    parser_->eager(false);  // header first, alone, so its size can be bounded
+    parser_->header_limit(kMaxResponseHeaderBytes);
+    parser_->body_limit(boost::none);  // the engine bounds what it buffers; streams are unbounded
+    while (!parser_->is_header_done()) {
+      Failure f = co_await fill();
+      if (f != Failure::None) {
+        if (detail_.empty()) detail_ = "reading the response header from " + target_.origin + " failed";
+        co_return f;
+      }
     }
+    // 1xx interim responses (100 Continue, 103 Early Hints) precede the real one: skip them.
+    const int st = parser_->status();
+    if (st >= 100 && st < 200 && st != 101) continue;
+    break;
+  }
+  if (parser_->status() < 200) {
+    detail_ = "upstream " + target_.origin + " switched protocols";
+    co_return Failure::Protocol;
   }
   bodyDone_ = parser_->is_done();
+  gotBody_ = !body_.empty();
   co_return Failure::None;
 }
 
@@ -294,7 +310,8 @@ net::awaitable<Failure> Exchange::fill() {
 
 net::awaitable<Failure> Exchange::start(std::string_view head, std::string_view body) {
   for (int attempt = 0; attempt < 2; ++attempt) {
-    conn_ = client_.checkout(target_);
+    // A retry always opens a fresh connection: the pool may hold more connections the peer closed.
+    conn_ = attempt == 0 ? client_.checkout(target_) : nullptr;
     reused_ = conn_ != nullptr;
     if (!conn_) {
       Failure f = co_await connect();
@@ -306,12 +323,12 @@ net::awaitable<Failure> Exchange::start(std::string_view head, std::string_view 
     }
     Failure f = co_await sendAndReadHeader(head, body);
     if (f == Failure::None) co_return f;
-    // The peer may close a pooled connection just as we reuse it; if it answered nothing, the
-    // request was not processed and one retry on a fresh connection is safe.
-    bool nothingReceived = !parser_ || !parser_->got_some();
     conn_->close();
     conn_.reset();
-    if (!(reused_ && f == Failure::Reset && nothingReceived && attempt == 0)) co_return f;
+    // Only a request that could not even be written to a pooled connection (closed by the peer
+    // while idle) is replayed: once written, a POST may have been processed, and replaying it could
+    // run (and bill) a completion twice.
+    if (!(reused_ && writeFailed_ && f == Failure::Reset && attempt == 0)) co_return f;
     detail_.clear();
     timedOut_ = false;
   }
@@ -331,18 +348,27 @@ net::awaitable<std::pair<Failure, std::string_view>> Exchange::read() {
   }
   while (body_.empty() && !bodyDone_) {
     if (!conn_) co_return std::pair{Failure::Cancelled, std::string_view{}};
-    armTimer(timeouts_.idle);
+    // Until the first body byte the first-byte deadline (from sending) applies: SSE servers send
+    // headers at once and then think; after that, the idle gap between chunks.
+    if (gotBody_) {
+      armTimer(timeouts_.idle);
+    } else {
+      expiresAt(firstByteDeadline_);
+    }
     Failure f = co_await fill();
     if (f != Failure::None) co_return std::pair{f, std::string_view{}};
   }
+  gotBody_ = true;
+  // While the caller works on (or writes out) these bytes, the upstream is not the one waiting.
+  expiresNever();
   handedOut_ = true;
   co_return std::pair{Failure::None, std::string_view(body_)};
 }
 
 void Exchange::release() {
   if (!conn_) return;
-  if (!aborted_ && !timedOut_ && bodyDone_ && parser_ && parser_->keep_alive() &&
-      conn_->buffer.size() == 0) {
+  if (!aborted_ && !timedOut_ && bodyDone_ && parser_ && parser_->status() >= 200 &&
+      parser_->keep_alive() && conn_->buffer.size() == 0) {
     expiresNever();
     client_.checkin(std::move(conn_));
     return;

@@ -37,7 +37,7 @@ const char* failureName(Failure f);
 
 struct Timeouts {
   std::chrono::milliseconds connect{5000};
-  std::chrono::milliseconds firstByte{600000};  // request sent -> response header complete
+  std::chrono::milliseconds firstByte{600000};  // request sent -> first body byte
   std::chrono::milliseconds idle{600000};       // between body reads
   Clock::time_point deadline = Clock::time_point::max();  // whole exchange
 };
@@ -81,7 +81,9 @@ class Client {
 // One request/response exchange on a pooled or new connection.
 class Exchange final : private TimeoutSweep::Entry {
  public:
-  Exchange(Client& client, const Target& target, const Timeouts& timeouts);
+  // `headers` and `body` are the caller's reusable buffers (kept across requests, so no allocation).
+  Exchange(Client& client, const Target& target, const Timeouts& timeouts, http::HeaderList& headers,
+           std::string& body);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -109,6 +111,7 @@ class Exchange final : private TimeoutSweep::Entry {
   boost::asio::awaitable<Failure> connect();
   boost::asio::awaitable<Failure> sendAndReadHeader(std::string_view head, std::string_view body);
   void armTimer(std::chrono::milliseconds d);
+  [[nodiscard]] Clock::time_point deadlineAfter(std::chrono::milliseconds d) const;
   void onExpired() override;
   Failure classify(const boost::system::error_code& ec, Failure ioDefault);
 
@@ -118,15 +121,18 @@ class Exchange final : private TimeoutSweep::Entry {
   std::unique_ptr<Connection> conn_;
   boost::asio::awaitable<Failure> fill();  // one socket read, parsed into body_
   std::optional<ResponseParser> parser_;
-  http::HeaderList headers_;
-  std::string body_;  // decoded body bytes not yet handed out by read()
+  http::HeaderList& headers_;
+  std::string& body_;  // decoded body bytes not yet handed out by read()
   bool reused_ = false;
   bool aborted_ = false;
   bool bodyDone_ = false;
   bool timedOut_ = false;
   bool handedOut_ = false;
   size_t headerBytes_ = 0;
-  bool headerDone_ = false;  // response header bytes consumed so far (limit check)
+  bool headerDone_ = false;
+  bool writeFailed_ = false;
+  bool gotBody_ = false;
+  Clock::time_point firstByteDeadline_{};  // response header bytes consumed so far (limit check)
   std::string detail_;
 };
 

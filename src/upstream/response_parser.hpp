@@ -25,6 +25,9 @@ class ResponseParser final : public boost::beast::http::basic_parser<false> {
   }
   void on_response_impl(int code, string_view, int, error_code&) override { status_ = code; }
   void on_field_impl(field, string_view name, string_view value, error_code&) override {
+    // Chunked trailers arrive here too; they are dropped so header views stay valid while the
+    // body is read (adding could reallocate the arena under them).
+    if (is_header_done()) return;
     headers_.add({name.data(), name.size()}, {value.data(), value.size()});
   }
   void on_header_impl(error_code&) override {}

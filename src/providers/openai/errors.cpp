@@ -372,6 +372,8 @@ std::optional<int64_t> parseRetryAfter(std::string_view value, int64_t nowUnixSe
   }
   const auto date = parseImfFixdate(value);
   if (!date) return std::nullopt;
+  // Capped like delta-seconds; the comparison is arranged so no subtraction can overflow.
+  if (nowUnixSeconds < *date - kMaxDeltaSeconds) return kMaxDeltaSeconds;
   return *date > nowUnixSeconds ? *date - nowUnixSeconds : 0;
 }
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <cstdint>
 #include <string>
 
 #include "providers/openai/openai.hpp"
@@ -250,7 +251,10 @@ TEST(OpenAiRetryAfter, HttpDate) {
   EXPECT_EQ(parseRetryAfter("Wed, 1 Oct 2015 07:28:00 UTC", 0), kDate - int64_t{20} * 86400);
   EXPECT_EQ(parseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", 0), 784111777);
   EXPECT_EQ(parseRetryAfter("Thu, 29 Feb 2024 23:59:59 GMT", 0), 1709251199);
-  EXPECT_EQ(parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", 0), 253402300799);
+  EXPECT_EQ(parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", 253402300799 - 100), 100);
+  EXPECT_EQ(parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", 0), int64_t{1} << 31);  // capped
+  EXPECT_EQ(parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", INT64_MIN), int64_t{1} << 31);
+  EXPECT_EQ(parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", INT64_MAX), 0);
   EXPECT_EQ(parseRetryAfter("Tue, 29 Feb 2000 00:00:00 GMT", 0), 951782400);
   EXPECT_FALSE(parseRetryAfter("Thu, 29 Feb 1900 00:00:00 GMT", 0).has_value());
   EXPECT_EQ(parseRetryAfter("Mon, 01 Jan 0001 00:00:00 GMT", -62135596800 - 5), 5);
