@@ -10,7 +10,7 @@ pkgs=(
   libsimdjson-dev libyaml-cpp-dev libssl-dev libsqlite3-dev libpq-dev libhiredis-dev
   libspdlog-dev libfmt-dev libcli11-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3
+  python3 openssl
 )
 # Node (for the SDK end-to-end tests): any packaged node >= 18 will do; keep one that is already there.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -143,6 +143,14 @@ void parseLitellmParams(ParseContext& ctx, const Entry& params, Deployment& d) {
       if (auto v = ctx.readInteger(e, 0, kMaxMillis)) d.mockChunkDelayMs = *v;
     } else if (k == "stream_idle_timeout_ms") {
       if (auto v = ctx.readInteger(e, 1, kMaxMillis)) d.streamIdleTimeoutMs = *v;
+    } else if (k == "ssl_verify") {
+      // LiteLLM: true (system CAs), false (no verification) or a CA bundle path.
+      if (auto b = ParseContext::plainBool(e.value)) {
+        d.sslVerify = *b;
+      } else if (auto path = ctx.readString(e)) {
+        d.sslVerify = true;
+        d.sslCaFile = std::move(*path);
+      }
     } else {
       ctx.notImplemented(e);
     }

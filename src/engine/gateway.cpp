@@ -103,6 +103,25 @@ Gateway::Gateway(const config::Config& c, size_t workers)
         throw std::runtime_error(fmt::format("deployment {}: api_base: {}", d.id, *err));
       }
       rt.target = std::get<upstream::Target>(std::move(parsed));
+      if (rt.target.tls && (!d.sslVerify || !d.sslCaFile.empty())) {
+        auto ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
+        ctx->set_options(boost::asio::ssl::context::default_workarounds |
+                         boost::asio::ssl::context::no_sslv2 | boost::asio::ssl::context::no_sslv3 |
+                         boost::asio::ssl::context::no_tlsv1 | boost::asio::ssl::context::no_tlsv1_1);
+        if (!d.sslCaFile.empty()) {
+          boost::system::error_code ec;
+          ctx->load_verify_file(d.sslCaFile, ec);
+          if (ec) {
+            throw std::runtime_error(fmt::format("deployment {}: ssl_verify: cannot load CA file {}: {}",
+                                                 d.id, d.sslCaFile, ec.message()));
+          }
+        }
+        if (!d.sslVerify) {
+          spdlog::warn("deployment {}: ssl_verify is false: the upstream certificate is not checked", d.id);
+        }
+        rt.target.tlsContext = std::move(ctx);
+        rt.target.tlsVerify = d.sslVerify;
+      }
       rt.requestLinePrefix = fmt::format("POST {}/chat/completions HTTP/1.1\r\nhost: {}\r\n",
                                          rt.target.basePath, rt.target.hostHeader);
       std::string key = d.apiKey;

@@ -189,15 +189,19 @@ net::awaitable<Failure> Exchange::connect() {
   boost::system::error_code ignored;
   conn_->tcp.set_option(tcp::no_delay(true), ignored);
   if (target_.tls) {
-    conn_->tls = std::make_unique<beast::ssl_stream<tcp::socket>>(std::move(conn_->tcp),
-                                                                         client_.tls_);
+    conn_->tls = std::make_unique<beast::ssl_stream<tcp::socket>>(
+        std::move(conn_->tcp), target_.tlsContext ? *target_.tlsContext : client_.tls_);
     boost::system::error_code ipec;
     net::ip::make_address(target_.host, ipec);
     if (ipec) {  // SNI only for DNS names (RFC 6066 forbids IP literals)
       SSL_set_tlsext_host_name(conn_->tls->native_handle(), target_.host.c_str());
     }
-    conn_->tls->set_verify_mode(net::ssl::verify_peer);
-    conn_->tls->set_verify_callback(net::ssl::host_name_verification(target_.host));
+    if (target_.tlsVerify) {
+      conn_->tls->set_verify_mode(net::ssl::verify_peer);
+      conn_->tls->set_verify_callback(net::ssl::host_name_verification(target_.host));
+    } else {
+      conn_->tls->set_verify_mode(net::ssl::verify_none);
+    }
     armTimer(timeouts_.connect);
     auto [hec] = co_await conn_->tls->async_handshake(net::ssl::stream_base::client, kTok);
     if (hec) {

@@ -1,6 +1,8 @@
 #pragma once
 // An upstream origin parsed once at startup from a deployment's api_base.
+#include <boost/asio/ssl/context.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -14,6 +16,9 @@ struct Target {
   std::string basePath;    // path prefix without trailing '/', e.g. "/v1"
   std::string hostHeader;  // value for the Host header (port omitted when default)
   std::string origin;      // "https://api.openai.com" (for logs and pool keys)
+  // TLS settings of this origin when they differ from the client's default (ssl_verify).
+  std::shared_ptr<boost::asio::ssl::context> tlsContext;
+  bool tlsVerify = true;  // verify the certificate chain and the host name
 };
 
 // Parses "http(s)://host[:port][/base/path]". Returns an error message on failure.

@@ -110,8 +110,9 @@ class Record:
 
 
 class MockOpenAI:
-    def __init__(self, host="127.0.0.1", port=0, name="mock-openai"):
+    def __init__(self, host="127.0.0.1", port=0, name="mock-openai", ssl_context=None):
         self.host = host
+        self.ssl_context = ssl_context  # serve HTTPS with this ssl.SSLContext
         self.name = name
         self._want_port = port
         self.port = None
@@ -156,7 +157,8 @@ class MockOpenAI:
 
     @property
     def base_url(self):
-        return f"http://{self.host}:{self.port}/v1"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}/v1"
 
     # ------------------------------------------------------------------ test API
     def set_fault(self, fault, count=1):
@@ -241,6 +243,12 @@ class MockOpenAI:
             self.lock.notify_all()
 
     def _serve_conn(self, s, cid):
+        if self.ssl_context is not None:
+            try:
+                s = self.ssl_context.wrap_socket(s, server_side=True)
+            except (OSError, ValueError):
+                self._record_close(cid, "tls_handshake_failed", None)
+                return
         conn = _Conn(s)
         last = None
         reason = "server_closed"

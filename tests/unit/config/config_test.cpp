@@ -360,5 +360,28 @@ TEST(ConfigFile, DirectoryIsAProblem) {
   EXPECT_EQ(r.problems[0].line, 0);
 }
 
+TEST(ConfigFields, SslVerifyAndStreamIdle) {
+  LoadResult r = loadConfigText(R"(
+model_list:
+  - model_name: a
+    litellm_params: {model: openai/x, ssl_verify: false, stream_idle_timeout_ms: 250}
+  - model_name: b
+    litellm_params: {model: openai/y, ssl_verify: /etc/ssl/certs/custom-ca.pem}
+  - model_name: c
+    litellm_params: {model: openai/z}
+)",
+                                {.exportEnvironment = false});
+  ASSERT_TRUE(r.config) << r.problems.front().format("inline");
+  const auto& ds = r.config->deployments;
+  EXPECT_FALSE(ds[0].sslVerify);
+  EXPECT_EQ(ds[0].streamIdleTimeoutMs, 250);
+  EXPECT_TRUE(ds[1].sslVerify);
+  EXPECT_EQ(ds[1].sslCaFile, "/etc/ssl/certs/custom-ca.pem");
+  EXPECT_TRUE(ds[2].sslVerify);
+  EXPECT_TRUE(ds[2].sslCaFile.empty());
+  EXPECT_FALSE(ds[2].streamIdleTimeoutMs);
+  EXPECT_TRUE(r.config->warnings.empty());
+}
+
 }  // namespace
 }  // namespace llmux::config
