@@ -51,6 +51,7 @@ int checkConfig(const std::string& path) {
   cfg.server.accessLog.clear();  // checking must not open log files
   try {
     engine::Gateway gw(cfg, 1);
+    for (const auto& w : gw.warnings) std::printf("warning: %s: %s\n", path.c_str(), w.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), e.what());
     return 1;
@@ -76,6 +77,7 @@ int serve(const ServeArgs& args) {
   std::unique_ptr<engine::Gateway> gw;
   try {
     gw = std::make_unique<engine::Gateway>(cfg, workers);
+    for (const auto& w : gw->warnings) spdlog::warn("{}", w);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

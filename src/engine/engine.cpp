@@ -379,7 +379,7 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
       if (f == upstream::Failure::Timeout) {
         failure = GatewayError::gatewayTimeout(fmt::format(
             "Upstream stream for deployment '{}' stalled: no data for {} ms.", d.cfg->id,
-            outcome.ttftUs == 0 ? d.streamTimeout.count() : d.streamIdleTimeout.count()));
+            ex.gotBody() ? d.streamIdleTimeout.count() : d.streamTimeout.count()));
       } else {
         failure = failureError(f, d, ex, true);
       }

@@ -1,7 +1,6 @@
 #include "engine/gateway.hpp"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <cstdlib>
 #include <ctime>
@@ -79,6 +78,12 @@ Gateway::Gateway(const config::Config& c, size_t workers)
   }
   for (size_t i = 0; i < c.deployments.size(); ++i) {
     const auto& d = c.deployments[i];
+    // Both are written into response headers (x-llmux-deployment, x-llmux-model-group).
+    if (!safeHeaderValue(d.id) || !safeHeaderValue(d.modelName)) {
+      throw std::runtime_error(fmt::format("deployment {}: model_name and model_info.id must not contain "
+                                           "CR, LF or NUL",
+                                           d.id.substr(0, d.id.find_first_of("\r\n"))));
+    }
     DeploymentRt rt;
     rt.cfg = &d;
     rt.index = i;
@@ -90,8 +95,9 @@ Gateway::Gateway(const config::Config& c, size_t workers)
     rt.streamIdleTimeout = d.streamIdleTimeoutMs ? std::chrono::milliseconds(*d.streamIdleTimeoutMs)
                                                  : c.server.streamIdleTimeout;
     if (rt.kind == ProviderKind::Unsupported) {
-      spdlog::warn("deployment {}: provider '{}' is not supported by this build; requests to it get a 400",
-                   d.id, d.provider);
+      warnings.push_back(fmt::format(
+          "deployment {}: provider '{}' is not supported by this build; requests to it get a 400", d.id,
+          d.provider));
     }
     if (rt.kind == ProviderKind::OpenAI) {
       std::string base = d.apiBase.empty() ? (info.defaultBase ? info.defaultBase : "") : d.apiBase;
@@ -117,10 +123,12 @@ Gateway::Gateway(const config::Config& c, size_t workers)
           }
         }
         if (!d.sslVerify) {
-          spdlog::warn("deployment {}: ssl_verify is false: the upstream certificate is not checked", d.id);
+          warnings.push_back(
+              fmt::format("deployment {}: ssl_verify is false: the upstream certificate is not checked", d.id));
         }
         rt.target.tlsContext = std::move(ctx);
         rt.target.tlsVerify = d.sslVerify;
+        rt.target.poolKey += "|tls:" + (d.sslVerify ? d.sslCaFile : std::string("noverify"));
       }
       rt.requestLinePrefix = fmt::format("POST {}/chat/completions HTTP/1.1\r\nhost: {}\r\n",
                                          rt.target.basePath, rt.target.hostHeader);

@@ -61,6 +61,7 @@ class Gateway {
   boost::asio::ssl::context tls{boost::asio::ssl::context::tls_client};
   std::atomic<bool> draining{false};
   int64_t startedUnix = 0;
+  std::vector<std::string> warnings;  // startup notes for the log / check-config
 
   [[nodiscard]] const ModelGroup* findGroup(std::string_view name) const {
     auto it = groupByName.find(name);

@@ -63,7 +63,7 @@ class Connection {
 
 Client::Client(net::any_io_executor ex, net::ssl::context& tls, TimeoutSweep& sweep,
                size_t maxIdlePerOrigin)
-    : ex_(ex), tls_(tls), sweep_(sweep), maxIdle_(maxIdlePerOrigin), resolver_(ex) {}
+    : ex_(ex), tls_(tls), sweep_(sweep), maxIdle_(maxIdlePerOrigin) {}
 
 Client::~Client() { closeIdle(); }
 
@@ -81,7 +81,7 @@ size_t Client::idleCount() const {
 }
 
 std::unique_ptr<Connection> Client::checkout(const Target& t) {
-  auto it = idle_.find(&t);
+  auto it = idle_.find(std::string_view(t.poolKey));
   if (it == idle_.end()) return nullptr;
   auto& conns = it->second;
   const auto now = Clock::now();
@@ -108,7 +108,7 @@ std::unique_ptr<Connection> Client::checkout(const Target& t) {
 }
 
 void Client::checkin(std::unique_ptr<Connection> c) {
-  auto& conns = idle_[c->target];
+  auto& conns = idle_[std::string_view(c->target->poolKey)];
   if (conns.size() >= maxIdle_) {
     c->close();
     return;
@@ -118,7 +118,7 @@ void Client::checkin(std::unique_ptr<Connection> c) {
 }
 
 net::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> Client::resolve(
-    const Target& t) {
+    const Target& t, tcp::resolver& resolver) {
   boost::system::error_code ec;
   auto addr = net::ip::make_address(t.host, ec);
   if (!ec) co_return std::pair{boost::system::error_code{}, std::vector{tcp::endpoint(addr, t.port)}};
@@ -127,7 +127,7 @@ net::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>>
   if (auto it = dns_.find(key); it != dns_.end() && it->second.expires > now) {
     co_return std::pair{boost::system::error_code{}, it->second.endpoints};
   }
-  auto [rec, results] = co_await resolver_.async_resolve(t.host, std::to_string(t.port), kTok);
+  auto [rec, results] = co_await resolver.async_resolve(t.host, std::to_string(t.port), kTok);
   if (rec) co_return std::pair{rec, std::vector<tcp::endpoint>{}};
   std::vector<tcp::endpoint> eps;
   for (const auto& r : results) eps.push_back(r.endpoint());
@@ -157,6 +157,7 @@ void Exchange::armTimer(std::chrono::milliseconds d) { expiresAt(deadlineAfter(d
 void Exchange::onExpired() {
   // Closing the socket makes the pending operation complete with an error; timedOut_ says why.
   timedOut_ = true;
+  if (resolver_) resolver_->cancel();
   if (conn_) conn_->close();
 }
 
@@ -171,14 +172,21 @@ Failure Exchange::classify(const boost::system::error_code& ec, Failure ioDefaul
 }
 
 net::awaitable<Failure> Exchange::connect() {
-  auto [rec, endpoints] = co_await client_.resolve(target_);
+  // The connect timeout covers DNS too; a timeout or abort cancels the lookup.
+  armTimer(timeouts_.connect);
+  resolver_.emplace(client_.ex_);
+  auto [rec, endpoints] = co_await client_.resolve(target_, *resolver_);
+  resolver_.reset();
   if (aborted_) co_return Failure::Cancelled;
+  if (timedOut_) {
+    detail_ = "DNS lookup of " + target_.host + " timed out";
+    co_return Failure::Connect;
+  }
   if (rec) {
     detail_ = "DNS lookup of " + target_.host + " failed: " + rec.message();
     co_return Failure::Connect;
   }
   conn_ = std::make_unique<Connection>(client_.ex_, target_);
-  armTimer(timeouts_.connect);
   auto [cec, ep] = co_await net::async_connect(conn_->tcp, endpoints, kTok);
   if (cec) {
     Failure f = classify(cec, Failure::Connect);
@@ -383,6 +391,7 @@ void Exchange::release() {
 
 void Exchange::abort() {
   aborted_ = true;
+  if (resolver_) resolver_->cancel();
   if (conn_) conn_->close();
 }
 

@@ -63,7 +63,7 @@ class Client {
   std::unique_ptr<Connection> checkout(const Target& t);
   void checkin(std::unique_ptr<Connection> c);
   boost::asio::awaitable<std::pair<boost::system::error_code, std::vector<boost::asio::ip::tcp::endpoint>>>
-  resolve(const Target& t);
+  resolve(const Target& t, boost::asio::ip::tcp::resolver& resolver);
 
   struct DnsEntry {
     std::vector<boost::asio::ip::tcp::endpoint> endpoints;
@@ -73,8 +73,8 @@ class Client {
   boost::asio::ssl::context& tls_;
   TimeoutSweep& sweep_;
   size_t maxIdle_;
-  boost::asio::ip::tcp::resolver resolver_;
-  std::unordered_map<const Target*, std::vector<std::unique_ptr<Connection>>> idle_;
+  // Keyed by Target::poolKey (views into Targets, which live as long as the process).
+  std::unordered_map<std::string_view, std::vector<std::unique_ptr<Connection>>> idle_;
   std::unordered_map<std::string, DnsEntry> dns_;
 };
 
@@ -105,6 +105,7 @@ class Exchange final : private TimeoutSweep::Entry {
   // Closes the connection at once; a pending operation completes with Failure::Cancelled.
   void abort();
   [[nodiscard]] bool reusedConnection() const { return reused_; }
+  [[nodiscard]] bool gotBody() const { return gotBody_; }
   [[nodiscard]] const std::string& errorDetail() const { return detail_; }
 
  private:
@@ -121,6 +122,7 @@ class Exchange final : private TimeoutSweep::Entry {
   std::unique_ptr<Connection> conn_;
   boost::asio::awaitable<Failure> fill();  // one socket read, parsed into body_
   std::optional<ResponseParser> parser_;
+  std::optional<boost::asio::ip::tcp::resolver> resolver_;  // set while a DNS lookup runs
   http::HeaderList& headers_;
   std::string& body_;  // decoded body bytes not yet handed out by read()
   bool reused_ = false;
@@ -128,11 +130,11 @@ class Exchange final : private TimeoutSweep::Entry {
   bool bodyDone_ = false;
   bool timedOut_ = false;
   bool handedOut_ = false;
-  size_t headerBytes_ = 0;
+  size_t headerBytes_ = 0;  // response header bytes consumed so far (limit check)
   bool headerDone_ = false;
-  bool writeFailed_ = false;
-  bool gotBody_ = false;
-  Clock::time_point firstByteDeadline_{};  // response header bytes consumed so far (limit check)
+  bool writeFailed_ = false;  // the request could not be written (safe to replay)
+  bool gotBody_ = false;  // a body byte has been received (idle timeout applies from then on)
+  Clock::time_point firstByteDeadline_{};  // request sent + firstByte: the first body byte is due
   std::string detail_;
 };
 

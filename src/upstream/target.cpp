@@ -39,6 +39,7 @@ std::variant<Target, std::string> parseTarget(std::string_view url) {
   std::string hostForHeader = u.host_type() == boost::urls::host_type::ipv6 ? "[" + t.host + "]" : t.host;
   t.hostHeader = t.port == defPort ? hostForHeader : hostForHeader + ":" + std::to_string(t.port);
   t.origin = std::string(scheme) + "://" + t.hostHeader;
+  t.poolKey = t.origin;
   return t;
 }
 

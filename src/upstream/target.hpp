@@ -19,6 +19,8 @@ struct Target {
   // TLS settings of this origin when they differ from the client's default (ssl_verify).
   std::shared_ptr<boost::asio::ssl::context> tlsContext;
   bool tlsVerify = true;  // verify the certificate chain and the host name
+  // Connection-pool key: deployments with the same origin and TLS settings share connections.
+  std::string poolKey;
 };
 
 // Parses "http(s)://host[:port][/base/path]". Returns an error message on failure.
