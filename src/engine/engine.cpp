@@ -32,11 +32,25 @@ uint64_t usSince(Clock::time_point t0) {
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
 }
 
-struct AbortExchange final : http::ResponseWriter::Abortable {
-  explicit AbortExchange(upstream::Exchange& e) : ex(e) {}
-  void abortNow() override { ex.abort(); }
-  upstream::Exchange& ex;
+// Aborts whichever upstream attempt is running, or the wait before the next one.
+struct AbortAttempt final : http::ResponseWriter::Abortable {
+  AbortAttempt(std::optional<upstream::Exchange>& e, net::steady_timer& t) : ex(e), timer(t) {}
+  void abortNow() override {
+    if (ex) ex->abort();
+    timer.cancel();
+  }
+  std::optional<upstream::Exchange>& ex;
+  net::steady_timer& timer;
 };
+
+// An upstream error answer the official SDKs would retry: x-should-retry decides when present;
+// otherwise 408, 409, 429 (but not an exhausted quota) and every 5xx.
+bool retryableAnswer(int status, const GatewayError& err, std::string_view shouldRetry) {
+  if (shouldRetry == "true") return true;
+  if (shouldRetry == "false") return false;
+  if (err.code && *err.code == "insufficient_quota") return false;
+  return status == 408 || status == 409 || status == 429 || status >= 500;
+}
 
 struct AbortTimer final : http::ResponseWriter::Abortable {
   explicit AbortTimer(net::steady_timer& t) : timer(t) {}
@@ -124,12 +138,29 @@ void ScratchPool::put(std::unique_ptr<Scratch> s) {
 }
 
 Engine::Engine(Gateway& gw, net::any_io_executor ex, size_t worker, TimeoutSweep& sweep)
-    : gw_(gw), ex_(ex), worker_(worker), client_(ex, gw.tls, sweep), rr_(gw.groups.size(), 0) {}
+    : gw_(gw),
+      ex_(ex),
+      worker_(worker),
+      client_(ex, gw.tls, sweep),
+      wrr_(gw.deployments.size(), 0.0),
+      rng_(0x9e3779b97f4a7c15ULL ^ (static_cast<uint64_t>(worker) + 1) * 0xbf58476d1ce4e5b9ULL ^
+           static_cast<uint64_t>(Clock::now().time_since_epoch().count())) {}
 
 const DeploymentRt& Engine::pick(const ModelGroup& g) {
-  size_t gi = static_cast<size_t>(&g - gw_.groups.data());
-  uint32_t i = rr_[gi]++;
-  return gw_.deployments[g.deployments[i % g.deployments.size()]];
+  // Smooth weighted round-robin over the group's preferred tier (nginx's algorithm): every
+  // deployment gains its weight, the leader is chosen and pays the total back. Deterministic, and
+  // it interleaves instead of sending bursts to the heaviest deployment.
+  const auto& tier = g.tier;
+  if (tier.size() == 1) return gw_.deployments[tier[0]];
+  size_t best = tier[0];
+  double total = 0;
+  for (size_t i : tier) {
+    wrr_[i] += gw_.deployments[i].weight;
+    total += gw_.deployments[i].weight;
+    if (wrr_[i] > wrr_[best]) best = i;
+  }
+  wrr_[best] -= total;
+  return gw_.deployments[best];
 }
 
 net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayError& err,
@@ -260,94 +291,144 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
   sc.upHead += d.fixedHeaders;
   sc.upHead += "\r\n";
 
-  const auto& s = gw_.cfg.server;
   upstream::Timeouts t;
-  t.connect = s.connectTimeout;
+  t.connect = gw_.cfg.server.connectTimeout;
   if (chat.stream) {
     t.firstByte = d.streamTimeout;
     t.idle = d.streamIdleTimeout;
   } else {
-    t.deadline = Clock::now() + d.timeout;
+    t.deadline = Clock::now() + d.timeout;  // the whole call, retries included
     t.firstByte = d.timeout;
     t.idle = d.timeout;
   }
-  upstream::Exchange ex(client_, d.target, t, sc.upHeaders, sc.upRead);
-  AbortExchange abort(ex);
+  std::optional<upstream::Exchange> ex;
+  net::steady_timer backoff(ex_);
+  AbortAttempt abort(ex, backoff);
   WatchGuard watch(out, &abort);
   Headers base;
   base.add("x-llmux-model-group", d.cfg->modelName);
   base.add("x-llmux-deployment", d.cfg->id);
-
-  auto t0 = Clock::now();
-  auto f = co_await ex.start(sc.upHead, sc.upBody);
-  if (f != upstream::Failure::None) {
+  const auto t0 = Clock::now();
+  auto clientGone = [&] {
     outcome.upstreamUs = usSince(t0);
+    outcome.status = 499;
+    outcome.errorType = "client_closed_request";
+  };
+
+  // Attempts on this deployment (litellm_params.max_retries), like the official SDKs: retry
+  // connection failures and 408/409/429/5xx answers, honouring Retry-After and x-should-retry,
+  // always before anything has been sent to the client.
+  for (int attempt = 0;; ++attempt) {
+    const bool mayRetry = attempt < d.cfg->maxRetries;
+    std::optional<int64_t> retryAfter;
+    ex.emplace(client_, d.target, t, sc.upHeaders, sc.upRead);
+    auto f = co_await ex->start(sc.upHead, sc.upBody);
     if (f == upstream::Failure::Cancelled || out.clientGone()) {
-      outcome.status = 499;
-      outcome.errorType = "client_closed_request";
+      clientGone();
       co_return;
     }
-    co_await sendError(out, failureError(f, d, ex, chat.stream), outcome, base.span());
-    co_return;
-  }
-
-  const int status = ex.status();
-  const bool ok = status >= 200 && status < 300;
-  std::string_view ctype = ex.header("content-type");
-  const bool isSse = ctype.substr(0, 17) == "text/event-stream";
-  sc.contentType.assign(ctype);  // the header arena belongs to the exchange; keep our own copy
-  if (sc.contentType.find_first_of("\r\n") != std::string::npos) sc.contentType.clear();
-  if (ok && chat.stream && isSse) {
-    co_await relayStream(ex, chat, d, req, out, outcome, sc);
-    outcome.upstreamUs = usSince(t0);
-    co_return;
-  }
-
-  // Read the whole body: a JSON completion, or an error to map.
-  sc.respBody.clear();
-  const size_t limit = ok ? kMaxUpstreamBody : kMaxUpstreamErrorBody;
-  for (;;) {
-    auto [rf, data] = co_await ex.read();
-    if (rf != upstream::Failure::None) {
-      outcome.upstreamUs = usSince(t0);
-      if (rf == upstream::Failure::Cancelled || out.clientGone()) {
-        outcome.status = 499;
-        outcome.errorType = "client_closed_request";
+    if (f != upstream::Failure::None) {
+      const bool retryable = f == upstream::Failure::Connect || f == upstream::Failure::Reset;
+      if (!(mayRetry && retryable && co_await sleepBeforeRetry(backoff, attempt, {}, t.deadline))) {
+        outcome.upstreamUs = usSince(t0);
+        co_await sendError(out, failureError(f, d, *ex, chat.stream), outcome, base.span());
         co_return;
       }
-      co_await sendError(out, failureError(rf, d, ex, chat.stream), outcome, base.span());
-      co_return;
+      if (out.clientGone()) {
+        clientGone();
+        co_return;
+      }
+      continue;
     }
-    if (data.empty()) break;
-    if (sc.respBody.size() + data.size() > limit) {
-      outcome.upstreamUs = usSince(t0);
-      ex.abort();
-      co_await sendError(out,
-                         GatewayError::badGateway(
-                             fmt::format("Upstream response for deployment '{}' exceeds {} bytes.",
-                                         d.cfg->id, limit),
-                             "upstream_response_too_large"),
-                         outcome, base.span());
-      co_return;
-    }
-    sc.respBody.append(data);
-  }
-  outcome.upstreamUs = usSince(t0);
-  ex.release();
 
-  if (!ok) {
-    auto err = openai::mapUpstreamError(status, sc.respBody, retryAfterOf(ex));
-    co_await sendError(out, err, outcome, base.span());
+    const int status = ex->status();
+    const bool ok = status >= 200 && status < 300;
+    std::string_view ctype = ex->header("content-type");
+    const bool isSse = ctype.substr(0, 17) == "text/event-stream";
+    sc.contentType.assign(ctype);  // the header arena belongs to the exchange; keep our own copy
+    if (sc.contentType.find_first_of("\r\n") != std::string::npos) sc.contentType.clear();
+    if (ok && chat.stream && isSse) {
+      co_await relayStream(*ex, chat, d, req, out, outcome, sc);
+      outcome.upstreamUs = usSince(t0);
+      co_return;
+    }
+
+    // Read the whole body: a JSON completion, or an error to map.
+    sc.respBody.clear();
+    const size_t limit = ok ? kMaxUpstreamBody : kMaxUpstreamErrorBody;
+    for (;;) {
+      auto [rf, data] = co_await ex->read();
+      if (rf != upstream::Failure::None) {
+        if (rf == upstream::Failure::Cancelled || out.clientGone()) {
+          clientGone();
+          co_return;
+        }
+        outcome.upstreamUs = usSince(t0);
+        co_await sendError(out, failureError(rf, d, *ex, chat.stream), outcome, base.span());
+        co_return;
+      }
+      if (data.empty()) break;
+      if (sc.respBody.size() + data.size() > limit) {
+        outcome.upstreamUs = usSince(t0);
+        ex->abort();
+        co_await sendError(out,
+                           GatewayError::badGateway(
+                               fmt::format("Upstream response for deployment '{}' exceeds {} bytes.",
+                                           d.cfg->id, limit),
+                               "upstream_response_too_large"),
+                           outcome, base.span());
+        co_return;
+      }
+      sc.respBody.append(data);
+    }
+    ex->release();
+
+    if (!ok) {
+      auto err = openai::mapUpstreamError(status, sc.respBody, retryAfterOf(*ex));
+      if (mayRetry && retryableAnswer(status, err, ex->header("x-should-retry")) &&
+          co_await sleepBeforeRetry(backoff, attempt, err.retryAfterSeconds, t.deadline)) {
+        if (out.clientGone()) {
+          clientGone();
+          co_return;
+        }
+        continue;
+      }
+      outcome.upstreamUs = usSince(t0);
+      co_await sendError(out, err, outcome, base.span());
+      co_return;
+    }
+    outcome.upstreamUs = usSince(t0);
+    auto usage = openai::parseResponseUsage(sc.respBody);
+    outcome.promptTokens = usage.promptTokens;
+    outcome.completionTokens = usage.completionTokens;
+    outcome.status = status;
+    Headers h = base;
+    h.add("content-type", sc.contentType.empty() ? std::string_view("application/json")
+                                                 : std::string_view(sc.contentType));
+    co_await out.respond(status, h.span(), sc.respBody);
     co_return;
   }
-  auto usage = openai::parseResponseUsage(sc.respBody);
-  outcome.promptTokens = usage.promptTokens;
-  outcome.completionTokens = usage.completionTokens;
-  outcome.status = status;
-  Headers h = base;
-  h.add("content-type", sc.contentType.empty() ? std::string_view("application/json")
-                                               : std::string_view(sc.contentType));
-  co_await out.respond(status, h.span(), sc.respBody);
+}
+
+net::awaitable<bool> Engine::sleepBeforeRetry(net::steady_timer& timer, int attempt,
+                                              std::optional<int64_t> retryAfterSeconds,
+                                              Clock::time_point deadline) {
+  // The SDKs' schedule: Retry-After when it is 0..60 s, else 0.5 s doubling to 8 s, minus up to
+  // 25 % jitter so clients that failed together do not retry together.
+  std::chrono::milliseconds delay;
+  if (retryAfterSeconds && *retryAfterSeconds >= 0 && *retryAfterSeconds <= 60) {
+    delay = std::chrono::seconds(*retryAfterSeconds);
+  } else {
+    const int64_t base = std::min<int64_t>(8000, int64_t{500} << std::min(attempt, 4));
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    delay = std::chrono::milliseconds(base - static_cast<int64_t>(rng_ % (static_cast<uint64_t>(base) / 4 + 1)));
+  }
+  if (Clock::now() + delay >= deadline) co_return false;  // no time left for another attempt
+  timer.expires_after(delay);
+  auto [ec] = co_await timer.async_wait(kTok);
+  co_return !ec;
 }
 
 net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::ChatRequest& chat,

@@ -4,6 +4,7 @@
 // It owns this thread's upstream connection pools, so nothing here is shared or locked.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -96,14 +97,19 @@ class Engine {
                                            const DeploymentRt& d, http::Request& req,
                                            http::ResponseWriter& out, RequestOutcome& outcome,
                                            Scratch& sc);
+  // Waits before retry `attempt`+1; false when the wait would pass `deadline` or was cancelled.
+  boost::asio::awaitable<bool> sleepBeforeRetry(boost::asio::steady_timer& timer, int attempt,
+                                                std::optional<int64_t> retryAfterSeconds,
+                                                std::chrono::steady_clock::time_point deadline);
   const DeploymentRt& pick(const ModelGroup& g);
 
   Gateway& gw_;
   boost::asio::any_io_executor ex_;
   size_t worker_;
   upstream::Client client_;
-  std::vector<uint32_t> rr_;  // round-robin cursor per group
+  std::vector<double> wrr_;  // smooth weighted round-robin state per deployment
   ScratchPool scratch_;
+  uint64_t rng_;  // xorshift state for retry jitter (seeded per thread)
 };
 
 }  // namespace llmux::engine

@@ -33,11 +33,15 @@ struct DeploymentRt {
   std::chrono::milliseconds timeout{600000};
   std::chrono::milliseconds streamTimeout{600000};
   std::chrono::milliseconds streamIdleTimeout{120000};
+  double weight = 1.0;  // share of the group's traffic (weight, else rpm, else tpm)
 };
 
 struct ModelGroup {
   std::string name;
   std::vector<size_t> deployments;  // indexes into Gateway::deployments
+  // The deployments requests go to: those with the lowest `order` (unset = after every set order;
+  // the other tiers are for the failover of a later issue).
+  std::vector<size_t> tier;
 };
 
 struct StringHash {
