@@ -50,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)head.headers.get("authorization");
     auto parsed = llmux::types::parseChatRequest(head.body);
     if (auto* req = std::get_if<llmux::types::ChatRequest>(&parsed)) {
-      if (req->modelSpan.end > head.body.size() || req->objectEnd >= head.body.size()) __builtin_trap();
+      if (req->modelSpan.end > head.body.size() || req->objectEnd >= head.body.size())
+        __builtin_trap();
     }
     input.remove_prefix(fed - buffer.size());
   }

@@ -1,5 +1,5 @@
-// Fuzzes the upstream response parser (status line, headers, content-length / chunked / close-delimited
-// bodies) fed in socket-sized pieces, as the upstream client does.
+// Fuzzes the upstream response parser (status line, headers, content-length / chunked /
+// close-delimited bodies) fed in socket-sized pieces, as the upstream client does.
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -34,7 +34,8 @@ bool Api::authorized(const http::Request& req) const {
   if (key.empty()) return true;
   std::string_view auth = req.header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() < kBearer.size() || !boost::beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
+  if (auth.size() < kBearer.size() ||
+      !boost::beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
     return false;
   }
   auth.remove_prefix(kBearer.size());
@@ -55,12 +56,16 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
   if (r == Route::NotFound) {
     co_await engine_.sendError(
         out, GatewayError::notFound("Unknown route: " + std::string(path.substr(0, 200)) + "."), o);
-  } else if ((wantPost && method != bhttp::verb::post) || (!wantPost && method != bhttp::verb::get)) {
-    GatewayError e{405, "invalid_request_error",
+  } else if ((wantPost && method != bhttp::verb::post) ||
+             (!wantPost && method != bhttp::verb::get)) {
+    GatewayError e{405,
+                   "invalid_request_error",
                    std::string("Method ") + req.head.methodString.substr(0, 20) +
-                       " is not allowed on " + std::string(path) + "; use " + (wantPost ? "POST" : "GET") +
-                       ".",
-                   {}, "method_not_allowed", {}};
+                       " is not allowed on " + std::string(path) + "; use " +
+                       (wantPost ? "POST" : "GET") + ".",
+                   {},
+                   "method_not_allowed",
+                   {}};
     const http::Header allow[] = {{"allow", wantPost ? "POST" : "GET"}};
     co_await engine_.sendError(out, e, o, allow);
   } else if (llmRoute && !authorized(req)) {
@@ -96,7 +101,8 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
         break;
       case Route::Metrics: {
         o.status = 200;
-        static constexpr http::Header kProm[] = {{"content-type", "text/plain; version=0.0.4; charset=utf-8"}};
+        static constexpr http::Header kProm[] = {
+            {"content-type", "text/plain; version=0.0.4; charset=utf-8"}};
         std::string text = gw_.metrics.render();
         co_await out.respond(200, kProm, text);
         break;

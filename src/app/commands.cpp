@@ -107,7 +107,8 @@ int serve(const ServeArgs& args) {
   }
   srv.run();
   gw->accessLog->stop();
-  if (auto d = gw->accessLog->dropped()) spdlog::warn("access log dropped {} records (ring full)", d);
+  if (auto d = gw->accessLog->dropped())
+    spdlog::warn("access log dropped {} records (ring full)", d);
   spdlog::info("llmux stopped");
   return 0;
 }

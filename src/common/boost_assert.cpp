@@ -1,5 +1,5 @@
-// Boost assertion handler for debug builds (BOOST_ENABLE_ASSERT_DEBUG_HANDLER; release builds compile
-// BOOST_ASSERT out). It aborts like the default, with one documented exception below.
+// Boost assertion handler for debug builds (BOOST_ENABLE_ASSERT_DEBUG_HANDLER; release builds
+// compile BOOST_ASSERT out). It aborts like the default, with one documented exception below.
 #include <boost/assert.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -8,8 +8,8 @@
 namespace {
 bool knownFalseAssertion(const char* expr, const char* file) {
   // Beast 1.81 basic_parser::parse_chunk_header asserts n >= 5 when a final chunk "0\r\n" is
-  // re-parsed after need_more with fewer bytes; the code after it handles that case correctly and the
-  // assert was removed upstream (boostorg/beast PR #2861). Our fuzzer reaches it.
+  // re-parsed after need_more with fewer bytes; the code after it handles that case correctly and
+  // the assert was removed upstream (boostorg/beast PR #2861). Our fuzzer reaches it.
   return std::strcmp(expr, "n >= 5") == 0 && std::strstr(file, "basic_parser.ipp") != nullptr;
 }
 }  // namespace

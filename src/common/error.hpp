@@ -1,6 +1,7 @@
 #pragma once
-// The one error type of the request path. Every failure a client can see becomes a GatewayError and is
-// rendered in OpenAI's shape {"error":{"message","type","param","code"}}; no exceptions cross the data plane.
+// The one error type of the request path. Every failure a client can see becomes a GatewayError and
+// is rendered in OpenAI's shape {"error":{"message","type","param","code"}}; no exceptions cross
+// the data plane.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -13,7 +13,9 @@ TimeoutSweep::Clock::time_point TimeoutSweep::coarseNow() {
 TimeoutSweep::TimeoutSweep(boost::asio::any_io_executor ex, std::chrono::milliseconds tick)
     : timer_(std::move(ex)), tick_(tick) {}
 
-TimeoutSweep::~TimeoutSweep() { stop(); }
+TimeoutSweep::~TimeoutSweep() {
+  stop();
+}
 
 void TimeoutSweep::add(Entry* e) {
   e->prev_ = nullptr;

@@ -1,9 +1,10 @@
 #pragma once
 // Coarse timeouts for one I/O thread. Arming a deadline is a plain store: no timer objects, no
-// timer-queue updates and no timerfd syscalls per I/O operation. A periodic tick (default 50 ms) walks
-// the registered entries and calls onExpired() for those past due, which cancels or closes the
-// socket so the pending operation completes with an error. Granularity is one tick, which is plenty
-// for timeouts measured in seconds (and still fine for the hundreds of milliseconds used in tests).
+// timer-queue updates and no timerfd syscalls per I/O operation. A periodic tick (default 50 ms)
+// walks the registered entries and calls onExpired() for those past due, which cancels or closes
+// the socket so the pending operation completes with an error. Granularity is one tick, which is
+// plenty for timeouts measured in seconds (and still fine for the hundreds of milliseconds used in
+// tests).
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>

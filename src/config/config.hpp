@@ -36,8 +36,8 @@ struct Deployment {
   int64_t mockChunkDelayMs = 0;  // mock_chunk_delay_ms: delay between stream chunks
   // llmux extension: idle time allowed between stream chunks (overrides llmux_settings).
   std::optional<int64_t> streamIdleTimeoutMs;  // stream_idle_timeout_ms
-  bool sslVerify = true;   // ssl_verify: false disables certificate verification (LiteLLM)
-  std::string sslCaFile;   // ssl_verify: "<path>": trust this CA bundle instead of the system store
+  bool sslVerify = true;  // ssl_verify: false disables certificate verification (LiteLLM)
+  std::string sslCaFile;  // ssl_verify: "<path>": trust this CA bundle instead of the system store
   // model_info kept as flat string pairs for /v1/models and later issues.
   std::map<std::string, std::string> modelInfo;
 };

@@ -1,11 +1,11 @@
 #include "engine/engine.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <ctime>
-#include <fmt/format.h>
 
 #include "providers/mock/mock.hpp"
 #include "providers/openai/openai.hpp"
@@ -60,7 +60,9 @@ struct AbortTimer final : http::ResponseWriter::Abortable {
 
 // Stops watching the client on every exit path, before the Abortable it points to goes away.
 struct WatchGuard {
-  WatchGuard(http::ResponseWriter& o, http::ResponseWriter::Abortable* a) : out(o) { out.watchClient(a); }
+  WatchGuard(http::ResponseWriter& o, http::ResponseWriter::Abortable* a) : out(o) {
+    out.watchClient(a);
+  }
   ~WatchGuard() { out.unwatchClient(); }
   WatchGuard(const WatchGuard&) = delete;
   WatchGuard& operator=(const WatchGuard&) = delete;
@@ -83,12 +85,14 @@ GatewayError failureError(upstream::Failure f, const DeploymentRt& d, const upst
   switch (f) {
     case Failure::Timeout: {
       auto ms = stream ? d.streamTimeout.count() : d.timeout.count();
-      return GatewayError::gatewayTimeout(fmt::format(
-          "Upstream {} for deployment '{}' did not answer within {} ms.", d.target.origin, d.cfg->id, ms));
+      return GatewayError::gatewayTimeout(
+          fmt::format("Upstream {} for deployment '{}' did not answer within {} ms.",
+                      d.target.origin, d.cfg->id, ms));
     }
     case Failure::Connect:
       return GatewayError::badGateway(
-          fmt::format("Could not connect to upstream for deployment '{}': {}.", d.cfg->id, ex.errorDetail()),
+          fmt::format("Could not connect to upstream for deployment '{}': {}.", d.cfg->id,
+                      ex.errorDetail()),
           "upstream_connect_failed");
     case Failure::Protocol:
       return GatewayError::badGateway(
@@ -97,7 +101,8 @@ GatewayError failureError(upstream::Failure f, const DeploymentRt& d, const upst
           "upstream_protocol_error");
     default:
       return GatewayError::badGateway(
-          fmt::format("Upstream connection for deployment '{}' failed: {}.", d.cfg->id, ex.errorDetail()),
+          fmt::format("Upstream connection for deployment '{}' failed: {}.", d.cfg->id,
+                      ex.errorDetail()),
           "upstream_connection_reset");
   }
 }
@@ -164,7 +169,8 @@ const DeploymentRt& Engine::pick(const ModelGroup& g) {
 }
 
 net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayError& err,
-                                       RequestOutcome& outcome, std::span<const http::Header> extra) {
+                                       RequestOutcome& outcome,
+                                       std::span<const http::Header> extra) {
   outcome.status = err.status;
   outcome.errorType = err.type;
   const std::string json = err.toJson();  // error path: an allocation is fine here
@@ -190,10 +196,9 @@ net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseW
   outcome.stream = chat.stream;
   const ModelGroup* g = gw_.findGroup(chat.model);
   if (g == nullptr) {
-    auto e = GatewayError::notFound(
-        fmt::format("Model '{}' not found. Available models: {}.", chat.model.substr(0, 200),
-                    gw_.availableModels),
-        "model_not_found");
+    auto e = GatewayError::notFound(fmt::format("Model '{}' not found. Available models: {}.",
+                                                chat.model.substr(0, 200), gw_.availableModels),
+                                    "model_not_found");
     e.param = "model";
     co_await sendError(out, e, outcome);
     co_return;
@@ -211,14 +216,16 @@ net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseW
       break;
     }
     case ProviderKind::Unsupported: {
-      const http::Header hs[] = {{"x-llmux-model-group", g->name}, {"x-llmux-deployment", d.cfg->id}};
-      co_await sendError(out,
-                         GatewayError::invalidRequest(
-                             fmt::format("Deployment '{}' uses provider '{}', which this build of llmux "
-                                         "does not support yet.",
-                                         d.cfg->id, d.cfg->provider),
-                             "model", "unsupported_provider"),
-                         outcome, hs);
+      const http::Header hs[] = {{"x-llmux-model-group", g->name},
+                                 {"x-llmux-deployment", d.cfg->id}};
+      co_await sendError(
+          out,
+          GatewayError::invalidRequest(
+              fmt::format("Deployment '{}' uses provider '{}', which this build of llmux "
+                          "does not support yet.",
+                          d.cfg->id, d.cfg->provider),
+              "model", "unsupported_provider"),
+          outcome, hs);
       break;
     }
   }
@@ -320,7 +327,6 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
   // always before anything has been sent to the client.
   for (int attempt = 0;; ++attempt) {
     const bool mayRetry = attempt < d.cfg->maxRetries;
-    std::optional<int64_t> retryAfter;
     ex.emplace(client_, d.target, t, sc.upHeaders, sc.upRead);
     auto f = co_await ex->start(sc.upHead, sc.upBody);
     if (f == upstream::Failure::Cancelled || out.clientGone()) {
@@ -371,12 +377,13 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
       if (sc.respBody.size() + data.size() > limit) {
         outcome.upstreamUs = usSince(t0);
         ex->abort();
-        co_await sendError(out,
-                           GatewayError::badGateway(
-                               fmt::format("Upstream response for deployment '{}' exceeds {} bytes.",
-                                           d.cfg->id, limit),
-                               "upstream_response_too_large"),
-                           outcome, base.span());
+        co_await sendError(
+            out,
+            GatewayError::badGateway(
+                fmt::format("Upstream response for deployment '{}' exceeds {} bytes.", d.cfg->id,
+                            limit),
+                "upstream_response_too_large"),
+            outcome, base.span());
         co_return;
       }
       sc.respBody.append(data);
@@ -423,7 +430,8 @@ net::awaitable<bool> Engine::sleepBeforeRetry(net::steady_timer& timer, int atte
     rng_ ^= rng_ << 13;
     rng_ ^= rng_ >> 7;
     rng_ ^= rng_ << 17;
-    delay = std::chrono::milliseconds(base - static_cast<int64_t>(rng_ % (static_cast<uint64_t>(base) / 4 + 1)));
+    delay = std::chrono::milliseconds(
+        base - static_cast<int64_t>(rng_ % (static_cast<uint64_t>(base) / 4 + 1)));
   }
   if (Clock::now() + delay >= deadline) co_return false;  // no time left for another attempt
   timer.expires_after(delay);

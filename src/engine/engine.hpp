@@ -1,7 +1,7 @@
 #pragma once
-// The per-I/O-thread request engine: picks the deployment, calls the provider (the built-in mock or an
-// OpenAI-compatible upstream) under the deployment's timeouts, and relays the answer, streamed or not.
-// It owns this thread's upstream connection pools, so nothing here is shared or locked.
+// The per-I/O-thread request engine: picks the deployment, calls the provider (the built-in mock or
+// an OpenAI-compatible upstream) under the deployment's timeouts, and relays the answer, streamed
+// or not. It owns this thread's upstream connection pools, so nothing here is shared or locked.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>

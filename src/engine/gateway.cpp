@@ -34,18 +34,11 @@ bool safeHeaderValue(std::string_view v) {
   return true;
 }
 
-std::vector<std::string> groupNamesOf(const config::Config& cfg) {
-  std::vector<std::string> names;
-  for (const auto& d : cfg.deployments) {
-    if (std::find(names.begin(), names.end(), d.modelName) == names.end()) names.push_back(d.modelName);
-  }
-  return names;
-}
-
 std::vector<size_t> groupIndexOf(const config::Config& cfg, const std::vector<std::string>& names) {
   std::vector<size_t> out;
   for (const auto& d : cfg.deployments) {
-    out.push_back(static_cast<size_t>(std::find(names.begin(), names.end(), d.modelName) - names.begin()));
+    out.push_back(
+        static_cast<size_t>(std::find(names.begin(), names.end(), d.modelName) - names.begin()));
   }
   return out;
 }
@@ -64,26 +57,27 @@ std::chrono::milliseconds seconds(double s) {
 
 Gateway::Gateway(const config::Config& c, size_t workers)
     : cfg(c),
-      metrics(groupNamesOf(c), deploymentIdsOf(c), groupIndexOf(c, groupNamesOf(c)), workers) {
+      metrics(c.modelGroups(), deploymentIdsOf(c), groupIndexOf(c, c.modelGroups()), workers) {
   startedUnix = static_cast<int64_t>(std::time(nullptr));
   tls.set_default_verify_paths();
   tls.set_verify_mode(boost::asio::ssl::verify_peer);
-  tls.set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2 |
-                  boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1 |
-                  boost::asio::ssl::context::no_tlsv1_1);
+  tls.set_options(boost::asio::ssl::context::default_workarounds |
+                  boost::asio::ssl::context::no_sslv2 | boost::asio::ssl::context::no_sslv3 |
+                  boost::asio::ssl::context::no_tlsv1 | boost::asio::ssl::context::no_tlsv1_1);
 
-  auto names = groupNamesOf(c);
+  auto names = c.modelGroups();
   for (const auto& n : names) {
     groupByName.emplace(n, groups.size());
-    groups.push_back(ModelGroup{n, {}});
+    groups.push_back(ModelGroup{n, {}, {}});
   }
   for (size_t i = 0; i < c.deployments.size(); ++i) {
     const auto& d = c.deployments[i];
     // Both are written into response headers (x-llmux-deployment, x-llmux-model-group).
     if (!safeHeaderValue(d.id) || !safeHeaderValue(d.modelName)) {
-      throw std::runtime_error(fmt::format("deployment {}: model_name and model_info.id must not contain "
-                                           "CR, LF or NUL",
-                                           d.id.substr(0, d.id.find_first_of("\r\n"))));
+      throw std::runtime_error(
+          fmt::format("deployment {}: model_name and model_info.id must not contain "
+                      "CR, LF or NUL",
+                      d.id.substr(0, d.id.find_first_of("\r\n"))));
     }
     DeploymentRt rt;
     rt.cfg = &d;
@@ -97,13 +91,14 @@ Gateway::Gateway(const config::Config& c, size_t workers)
                                                  : c.server.streamIdleTimeout;
     if (rt.kind == ProviderKind::Unsupported) {
       warnings.push_back(fmt::format(
-          "deployment {}: provider '{}' is not supported by this build; requests to it get a 400", d.id,
-          d.provider));
+          "deployment {}: provider '{}' is not supported by this build; requests to it get a 400",
+          d.id, d.provider));
     }
     if (rt.kind == ProviderKind::OpenAI) {
       std::string base = d.apiBase.empty() ? (info.defaultBase ? info.defaultBase : "") : d.apiBase;
       if (base.empty()) {
-        throw std::runtime_error(fmt::format("deployment {}: provider '{}' needs api_base", d.id, d.provider));
+        throw std::runtime_error(
+            fmt::format("deployment {}: provider '{}' needs api_base", d.id, d.provider));
       }
       auto parsed = upstream::parseTarget(base);
       if (auto* err = std::get_if<std::string>(&parsed)) {
@@ -111,21 +106,24 @@ Gateway::Gateway(const config::Config& c, size_t workers)
       }
       rt.target = std::get<upstream::Target>(std::move(parsed));
       if (rt.target.tls && (!d.sslVerify || !d.sslCaFile.empty())) {
-        auto ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
+        auto ctx =
+            std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
         ctx->set_options(boost::asio::ssl::context::default_workarounds |
                          boost::asio::ssl::context::no_sslv2 | boost::asio::ssl::context::no_sslv3 |
-                         boost::asio::ssl::context::no_tlsv1 | boost::asio::ssl::context::no_tlsv1_1);
+                         boost::asio::ssl::context::no_tlsv1 |
+                         boost::asio::ssl::context::no_tlsv1_1);
         if (!d.sslCaFile.empty()) {
           boost::system::error_code ec;
           ctx->load_verify_file(d.sslCaFile, ec);
           if (ec) {
-            throw std::runtime_error(fmt::format("deployment {}: ssl_verify: cannot load CA file {}: {}",
-                                                 d.id, d.sslCaFile, ec.message()));
+            throw std::runtime_error(
+                fmt::format("deployment {}: ssl_verify: cannot load CA file {}: {}", d.id,
+                            d.sslCaFile, ec.message()));
           }
         }
         if (!d.sslVerify) {
-          warnings.push_back(
-              fmt::format("deployment {}: ssl_verify is false: the upstream certificate is not checked", d.id));
+          warnings.push_back(fmt::format(
+              "deployment {}: ssl_verify is false: the upstream certificate is not checked", d.id));
         }
         rt.target.tlsContext = std::move(ctx);
         rt.target.tlsVerify = d.sslVerify;
@@ -137,22 +135,26 @@ Gateway::Gateway(const config::Config& c, size_t workers)
       if (key.empty() && info.keyEnv != nullptr) {
         if (const char* v = std::getenv(info.keyEnv)) key = v;
       }
-      if (!safeHeaderValue(key)) throw std::runtime_error("deployment " + d.id + ": api_key has a line break");
+      if (!safeHeaderValue(key))
+        throw std::runtime_error("deployment " + d.id + ": api_key has a line break");
       if (!key.empty()) rt.fixedHeaders += "authorization: Bearer " + key + "\r\n";
       for (const auto& [k, v] : d.extraHeaders) {
         if (!safeHeaderValue(k) || !safeHeaderValue(v) || k.find(':') != std::string::npos) {
-          throw std::runtime_error("deployment " + d.id + ": extra_headers." + k + " is not a valid header");
+          throw std::runtime_error("deployment " + d.id + ": extra_headers." + k +
+                                   " is not a valid header");
         }
         rt.fixedHeaders += k + ": " + v + "\r\n";
       }
-      rt.fixedHeaders += "user-agent: llmux/" LLMUX_VERSION "\r\naccept: application/json, text/event-stream\r\n";
+      rt.fixedHeaders +=
+          "user-agent: llmux/" LLMUX_VERSION "\r\naccept: application/json, text/event-stream\r\n";
     }
     groups[rt.group].deployments.push_back(i);
     deployments.push_back(std::move(rt));
   }
 
   for (auto& g : groups) {
-    // LiteLLM's simple-shuffle weights: `weight` when any deployment sets one, else `rpm`, else `tpm`.
+    // LiteLLM's simple-shuffle weights: `weight` when any deployment sets one, else `rpm`, else
+    // `tpm`.
     auto tierKey = [&](size_t i) {
       int o = deployments[i].cfg->order;
       return o > 0 ? o : std::numeric_limits<int>::max();
@@ -171,8 +173,10 @@ Gateway::Gateway(const config::Config& c, size_t workers)
     }
     for (size_t i : g.tier) {
       const auto& c = *deployments[i].cfg;
-      double w = anyWeight ? c.weight : allRpm ? static_cast<double>(*c.rpm)
-                                    : allTpm ? static_cast<double>(*c.tpm) : 1.0;
+      double w = anyWeight ? c.weight
+                 : allRpm  ? static_cast<double>(*c.rpm)
+                 : allTpm  ? static_cast<double>(*c.tpm)
+                           : 1.0;
       deployments[i].weight = w > 0 ? w : 0.0;
     }
     // A tier whose weights are all zero would never be chosen: fall back to equal shares.
@@ -192,7 +196,8 @@ Gateway::Gateway(const config::Config& c, size_t workers)
     if (i) modelsJson += ',';
     modelsJson += R"({"id":)";
     appendJsonString(modelsJson, groups[i].name);
-    modelsJson += fmt::format(R"(,"object":"model","created":{},"owned_by":"llmux"}})", startedUnix);
+    modelsJson +=
+        fmt::format(R"(,"object":"model","created":{},"owned_by":"llmux"}})", startedUnix);
   }
   modelsJson += "]}";
   accessLog = std::make_unique<observability::AccessLog>(c.server.accessLog, workers);

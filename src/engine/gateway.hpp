@@ -27,9 +27,9 @@ struct DeploymentRt {
   size_t index = 0;  // in model_list order
   size_t group = 0;
   ProviderKind kind = ProviderKind::Unsupported;
-  upstream::Target target;     // OpenAI-compatible only
+  upstream::Target target;        // OpenAI-compatible only
   std::string requestLinePrefix;  // "POST /v1/chat/completions HTTP/1.1\r\nhost: ...\r\n"
-  std::string fixedHeaders;    // authorization, extra_headers, user-agent, accept, each ending CRLF
+  std::string fixedHeaders;  // authorization, extra_headers, user-agent, accept, each ending CRLF
   std::chrono::milliseconds timeout{600000};
   std::chrono::milliseconds streamTimeout{600000};
   std::chrono::milliseconds streamIdleTimeout{120000};

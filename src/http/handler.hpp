@@ -1,5 +1,6 @@
 #pragma once
-// What the server hands to the layer above for each request, and the interface that layer implements.
+// What the server hands to the layer above for each request, and the interface that layer
+// implements.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
@@ -11,13 +12,15 @@
 namespace llmux::http {
 
 struct Request {
-  RequestHead& head;             // method, target, headers; head.body may be modified (JSON padding)
-  std::string_view requestId;    // also sent to the client as x-llmux-request-id
+  RequestHead& head;           // method, target, headers; head.body may be modified (JSON padding)
+  std::string_view requestId;  // also sent to the client as x-llmux-request-id
   std::chrono::steady_clock::time_point received;  // when the request was complete
-  size_t worker = 0;             // index of the I/O thread serving it
-  size_t bytesIn = 0;            // header + body bytes read
+  size_t worker = 0;                               // index of the I/O thread serving it
+  size_t bytesIn = 0;                              // header + body bytes read
 
-  [[nodiscard]] std::string_view header(std::string_view name) const { return head.headers.get(name); }
+  [[nodiscard]] std::string_view header(std::string_view name) const {
+    return head.headers.get(name);
+  }
   [[nodiscard]] std::string_view path() const {
     std::string_view t = head.target;
     auto q = t.find('?');

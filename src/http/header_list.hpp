@@ -42,7 +42,9 @@ class HeaderList {
   struct Field {
     uint32_t nameOff, nameLen, valueOff, valueLen;
   };
-  [[nodiscard]] std::string_view nameOf(const Field& f) const { return {arena_.data() + f.nameOff, f.nameLen}; }
+  [[nodiscard]] std::string_view nameOf(const Field& f) const {
+    return {arena_.data() + f.nameOff, f.nameLen};
+  }
   [[nodiscard]] std::string_view valueOf(const Field& f) const {
     return {arena_.data() + f.valueOff, f.valueLen};
   }

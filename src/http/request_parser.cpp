@@ -2,8 +2,8 @@
 
 namespace llmux::http {
 
-void RequestParser::on_request_impl(verb method, string_view methodStr, string_view target, int version,
-                                    error_code& ec) {
+void RequestParser::on_request_impl(verb method, string_view methodStr, string_view target,
+                                    int version, error_code& ec) {
   m_.method = method;
   m_.methodString.assign(methodStr.data(), methodStr.size());
   m_.target.assign(target.data(), target.size());

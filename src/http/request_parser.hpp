@@ -1,6 +1,7 @@
 #pragma once
-// Incremental HTTP/1.1 request parser on Beast's basic_parser (the well-tested tokenizer, limits and
-// chunked decoding), storing into reusable buffers instead of Beast's per-field node allocations.
+// Incremental HTTP/1.1 request parser on Beast's basic_parser (the well-tested tokenizer, limits
+// and chunked decoding), storing into reusable buffers instead of Beast's per-field node
+// allocations.
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <string>

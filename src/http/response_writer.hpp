@@ -15,7 +15,8 @@ using Header = std::pair<std::string_view, std::string_view>;
 class ResponseWriter {
  public:
   virtual ~ResponseWriter() = default;
-  // A complete response. `headers` must not contain Content-Length, Connection or Transfer-Encoding.
+  // A complete response. `headers` must not contain Content-Length, Connection or
+  // Transfer-Encoding.
   virtual boost::asio::awaitable<bool> respond(int status, std::span<const Header> headers,
                                                std::string_view body) = 0;
   // Starts a chunked response (HTTP/1.0 clients get a close-delimited body instead).

@@ -22,7 +22,9 @@ AccessLog::AccessLog(const std::string& target, size_t producers) {
   writer_ = std::thread([this] { run(); });
 }
 
-AccessLog::~AccessLog() { stop(); }
+AccessLog::~AccessLog() {
+  stop();
+}
 
 void AccessLog::push(size_t producer, const AccessRecord& r) {
   if (out_ == nullptr) return;
@@ -46,10 +48,12 @@ void AccessLog::format(const AccessRecord& r, std::string& out) {
   str("model_group", r.modelGroup.view());
   str("deployment", r.deployment.view());
   fmt::format_to(app, ",\"stream\":{}", r.stream ? "true" : "false");
-  fmt::format_to(app, ",\"total_ms\":{:.3f},\"upstream_ms\":{:.3f},\"ttft_ms\":{:.3f},\"overhead_ms\":{:.3f}",
-                 static_cast<double>(r.totalUs) / 1e3, static_cast<double>(r.upstreamUs) / 1e3,
-                 static_cast<double>(r.ttftUs) / 1e3, static_cast<double>(r.overheadUs) / 1e3);
-  fmt::format_to(app, ",\"prompt_tokens\":{},\"completion_tokens\":{},\"bytes_in\":{},\"bytes_out\":{}",
+  fmt::format_to(
+      app, ",\"total_ms\":{:.3f},\"upstream_ms\":{:.3f},\"ttft_ms\":{:.3f},\"overhead_ms\":{:.3f}",
+      static_cast<double>(r.totalUs) / 1e3, static_cast<double>(r.upstreamUs) / 1e3,
+      static_cast<double>(r.ttftUs) / 1e3, static_cast<double>(r.overheadUs) / 1e3);
+  fmt::format_to(app,
+                 ",\"prompt_tokens\":{},\"completion_tokens\":{},\"bytes_in\":{},\"bytes_out\":{}",
                  r.promptTokens, r.completionTokens, r.bytesIn, r.bytesOut);
   if (r.errorType.len > 0) {
     str("error_type", r.errorType.view());

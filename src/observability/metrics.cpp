@@ -42,7 +42,8 @@ size_t statusSlot(int status) {
 
 void Histogram::observe(uint64_t us) {
   auto it = std::lower_bound(kBucketsUs.begin(), kBucketsUs.end(), us);
-  if (it != kBucketsUs.end()) buckets[static_cast<size_t>(it - kBucketsUs.begin())].fetch_add(1, kRelaxed);
+  if (it != kBucketsUs.end())
+    buckets[static_cast<size_t>(it - kBucketsUs.begin())].fetch_add(1, kRelaxed);
   count.fetch_add(1, kRelaxed);
   sumUs.fetch_add(us, kRelaxed);
 }
@@ -67,7 +68,8 @@ void Metrics::record(Shard& s, const Observation& o) {
   size_t d = static_cast<size_t>(o.deployment + 1);
   s.requests[d * kStatusSlots + statusSlot(o.status)].fetch_add(1, kRelaxed);
   if (o.deployment >= 0) {
-    if (o.promptTokens) s.promptTokens[static_cast<size_t>(o.deployment)].fetch_add(o.promptTokens, kRelaxed);
+    if (o.promptTokens)
+      s.promptTokens[static_cast<size_t>(o.deployment)].fetch_add(o.promptTokens, kRelaxed);
     if (o.completionTokens) {
       s.completionTokens[static_cast<size_t>(o.deployment)].fetch_add(o.completionTokens, kRelaxed);
     }
@@ -85,9 +87,13 @@ void Metrics::record(Shard& s, const Observation& o) {
 std::string Metrics::render() const {
   std::string out;
   auto app = std::back_inserter(out);
-  auto groupLabel = [&](size_t g) { return g < groupNames_.size() ? esc(groupNames_[g]) : std::string(); };
+  auto groupLabel = [&](size_t g) {
+    return g < groupNames_.size() ? esc(groupNames_[g]) : std::string();
+  };
 
-  out += "# HELP llmux_requests_total Requests answered, by model group, deployment and HTTP status.\n";
+  out +=
+      "# HELP llmux_requests_total Requests answered, by model group, deployment and HTTP "
+      "status.\n";
   out += "# TYPE llmux_requests_total counter\n";
   for (size_t d = 0; d <= deploymentIds_.size(); ++d) {
     for (size_t st = 0; st < kStatusSlots; ++st) {
@@ -96,8 +102,9 @@ std::string Metrics::render() const {
       if (v == 0) continue;
       std::string dep = d == 0 ? "" : esc(deploymentIds_[d - 1]);
       std::string grp = d == 0 ? "" : groupLabel(deploymentGroup_[d - 1]);
-      fmt::format_to(app, "llmux_requests_total{{model_group=\"{}\",deployment=\"{}\",status=\"{}\"}} {}\n",
-                     grp, dep, statusLabel(st), v);
+      fmt::format_to(
+          app, "llmux_requests_total{{model_group=\"{}\",deployment=\"{}\",status=\"{}\"}} {}\n",
+          grp, dep, statusLabel(st), v);
     }
   }
 
@@ -111,8 +118,13 @@ std::string Metrics::render() const {
     }
     std::string grp = groupLabel(deploymentGroup_[d]);
     std::string dep = esc(deploymentIds_[d]);
-    fmt::format_to(app, "llmux_tokens_total{{model_group=\"{}\",deployment=\"{}\",direction=\"prompt\"}} {}\n", grp, dep, p);
-    fmt::format_to(app, "llmux_tokens_total{{model_group=\"{}\",deployment=\"{}\",direction=\"completion\"}} {}\n", grp, dep, c);
+    fmt::format_to(
+        app, "llmux_tokens_total{{model_group=\"{}\",deployment=\"{}\",direction=\"prompt\"}} {}\n",
+        grp, dep, p);
+    fmt::format_to(
+        app,
+        "llmux_tokens_total{{model_group=\"{}\",deployment=\"{}\",direction=\"completion\"}} {}\n",
+        grp, dep, c);
   }
 
   struct HistDef {
@@ -121,10 +133,14 @@ std::string Metrics::render() const {
     Histogram GroupStats::*member;
   };
   const HistDef defs[] = {
-      {"llmux_request_duration_seconds", "Total time from request read to last byte written.", &GroupStats::total},
-      {"llmux_upstream_duration_seconds", "Time spent waiting on the upstream provider.", &GroupStats::upstream},
-      {"llmux_overhead_duration_seconds", "Gateway overhead: total minus upstream time.", &GroupStats::overhead},
-      {"llmux_time_to_first_token_seconds", "Streams: request read to first chunk relayed.", &GroupStats::ttft},
+      {"llmux_request_duration_seconds", "Total time from request read to last byte written.",
+       &GroupStats::total},
+      {"llmux_upstream_duration_seconds", "Time spent waiting on the upstream provider.",
+       &GroupStats::upstream},
+      {"llmux_overhead_duration_seconds", "Gateway overhead: total minus upstream time.",
+       &GroupStats::overhead},
+      {"llmux_time_to_first_token_seconds", "Streams: request read to first chunk relayed.",
+       &GroupStats::ttft},
   };
   size_t groups = groupNames_.size() + 1;
   for (const auto& def : defs) {
@@ -147,7 +163,8 @@ std::string Metrics::render() const {
                        static_cast<double>(kBucketsUs[i]) / 1e6, cum);
       }
       fmt::format_to(app, "{}_bucket{{model_group=\"{}\",le=\"+Inf\"}} {}\n", def.name, grp, count);
-      fmt::format_to(app, "{}_sum{{model_group=\"{}\"}} {}\n", def.name, grp, static_cast<double>(sum) / 1e6);
+      fmt::format_to(app, "{}_sum{{model_group=\"{}\"}} {}\n", def.name, grp,
+                     static_cast<double>(sum) / 1e6);
       fmt::format_to(app, "{}_count{{model_group=\"{}\"}} {}\n", def.name, grp, count);
     }
   }

@@ -1,7 +1,8 @@
 #pragma once
 // Prometheus metrics without locks on the request path: every I/O thread owns a Shard of relaxed
-// atomic counters indexed by (deployment, status class) and (model group); a scrape sums the shards.
-// Label values come only from the config (never from request input), so cardinality is bounded.
+// atomic counters indexed by (deployment, status class) and (model group); a scrape sums the
+// shards. Label values come only from the config (never from request input), so cardinality is
+// bounded.
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -13,8 +14,8 @@ namespace llmux::observability {
 
 // Histogram bucket upper bounds in microseconds (0.1 ms .. 600 s).
 inline constexpr std::array<uint64_t, 18> kBucketsUs = {
-    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
-    1000000, 2500000, 5000000, 10000000, 60000000, 600000000};
+    100,    250,    500,    1000,    2500,    5000,    10000,    25000,    50000,
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 60000000, 600000000};
 
 // Status codes given their own label value; anything else is counted under its class ("5xx").
 inline constexpr std::array<int, 16> kTrackedStatuses = {200, 400, 401, 403, 404, 405, 408, 413,

@@ -1,10 +1,10 @@
 #include "server/server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include "server/worker.hpp"
 
@@ -12,7 +12,8 @@ namespace llmux::server {
 
 namespace net = boost::asio;
 
-Server::Server(Options opts, HandlerFactory factory) : opts_(std::move(opts)), factory_(std::move(factory)) {}
+Server::Server(Options opts, HandlerFactory factory)
+    : opts_(std::move(opts)), factory_(std::move(factory)) {}
 
 Server::~Server() = default;
 
@@ -54,7 +55,8 @@ void Server::run() {
   };
   signals.async_wait(onSignal);
   for (auto& w : workers_) w->start();
-  spdlog::info("llmux listening on {}:{} ({} I/O threads)", opts_.host, opts_.port, workers_.size());
+  spdlog::info("llmux listening on {}:{} ({} I/O threads)", opts_.host, opts_.port,
+               workers_.size());
   std::thread signalThread([&] { main.run(); });
   for (auto& w : workers_) w->join();
   main.stop();

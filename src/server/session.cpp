@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <fmt/format.h>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -10,7 +11,6 @@
 #include <boost/beast/http/read.hpp>
 #include <cerrno>
 #include <charconv>
-#include <fmt/format.h>
 
 #include "common/error.hpp"
 #include "server/worker.hpp"
@@ -37,31 +37,56 @@ void appendDecimal(std::string& out, uint64_t v) {
 
 std::string_view reason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 529: return "Site Overloaded";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 529:
+      return "Site Overloaded";
+    default:
+      return "Unknown";
   }
 }
 
@@ -78,7 +103,9 @@ Session::Session(Worker& worker, net::ip::tcp::socket socket)
   worker_.sweep.add(this);
 }
 
-Session::~Session() { worker_.sweep.remove(this); }
+Session::~Session() {
+  worker_.sweep.remove(this);
+}
 
 void Session::armRead(std::chrono::milliseconds d) {
   timedOut_ = false;
@@ -118,7 +145,9 @@ void Session::onExpired() {
   timerKind_ = TimerKind::None;
 }
 
-void Session::newRequestId() { worker_.nextRequestId(requestId_); }
+void Session::newRequestId() {
+  worker_.nextRequestId(requestId_);
+}
 
 void Session::closeSocket() {
   if (closed_) return;
@@ -166,7 +195,8 @@ net::awaitable<boost::system::error_code> Session::readRequest(size_t& bytesIn) 
       if (parser_->is_done()) co_return boost::system::error_code{};
       if (!ec && n > 0) continue;  // progress: parse what is left in the buffer
       // Everything buffered is still header: stop reading once the block is too large.
-      if (!headerSeen && bytesIn + buf_.size() > o.maxHeaderBytes) co_return bhttp::error::header_limit;
+      if (!headerSeen && bytesIn + buf_.size() > o.maxHeaderBytes)
+        co_return bhttp::error::header_limit;
     }
     size_t want = headerSeen ? kBodyReadBytes : kFirstReadBytes;
     auto [ec, n] = co_await socket_.async_read_some(buf_.prepare(want), kTok);
@@ -222,9 +252,10 @@ net::awaitable<void> Session::run() {
         co_await sendErrorAndClose(431, "invalid_request_error", "Request header fields too large.",
                                    "header_too_large");
       } else if (ec == bhttp::error::body_limit) {
-        co_await sendErrorAndClose(413, "invalid_request_error",
-                                   fmt::format("Request body exceeds the limit of {} bytes.", o.maxBodyBytes),
-                                   "request_too_large");
+        co_await sendErrorAndClose(
+            413, "invalid_request_error",
+            fmt::format("Request body exceeds the limit of {} bytes.", o.maxBodyBytes),
+            "request_too_large");
       } else if (timedOut_) {
         co_await sendErrorAndClose(408, "invalid_request_error",
                                    header ? "Timed out reading the request header."
@@ -272,7 +303,8 @@ net::awaitable<void> Session::sendErrorAndClose(int status, std::string_view typ
   static constexpr http::Header kJson[] = {{"content-type", "application/json"}};
   bool ok = co_await respond(status, kJson, e.toJson());
   if (!ok) co_return;
-  // Half-close and drain what the client is still sending, so it reads our answer instead of a reset.
+  // Half-close and drain what the client is still sending, so it reads our answer instead of a
+  // reset.
   boost::system::error_code ec;
   socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
   armRead(std::chrono::seconds(2));
@@ -310,9 +342,11 @@ void Session::finishHead(std::span<const http::Header> headers) {
   respHead_ += "\r\n";
 }
 
-net::awaitable<bool> Session::writeBuffers(std::string_view a, std::string_view b, std::string_view c) {
+net::awaitable<bool> Session::writeBuffers(std::string_view a, std::string_view b,
+                                           std::string_view c) {
   if (closed_ || gone_) co_return false;
-  std::array<net::const_buffer, 3> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size()),
+  std::array<net::const_buffer, 3> bufs{net::buffer(a.data(), a.size()),
+                                        net::buffer(b.data(), b.size()),
                                         net::buffer(c.data(), c.size())};
   timerKind_ = TimerKind::Write;
   expiresAfter(worker_.opts().writeTimeout);
@@ -364,12 +398,15 @@ net::awaitable<bool> Session::writeChunk(std::string_view data, bool last) {
   }
   chunkPrefix_.assign(head);
   if (!data.empty()) fmt::format_to(std::back_inserter(chunkPrefix_), "{:x}\r\n", data.size());
-  std::string_view tail = data.empty() ? (last ? "0\r\n\r\n" : "") : (last ? "\r\n0\r\n\r\n" : "\r\n");
+  std::string_view tail =
+      data.empty() ? (last ? "0\r\n\r\n" : "") : (last ? "\r\n0\r\n\r\n" : "\r\n");
   if (chunkPrefix_.empty() && data.empty() && tail.empty()) co_return !gone_;
   co_return co_await writeBuffers(chunkPrefix_, data, tail);
 }
 
-net::awaitable<bool> Session::endStream() { co_return co_await writeChunk({}, true); }
+net::awaitable<bool> Session::endStream() {
+  co_return co_await writeChunk({}, true);
+}
 
 void Session::watchClient(Abortable* target) {
   watchTarget_ = target;

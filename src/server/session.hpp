@@ -4,8 +4,8 @@
 // (no per-request header containers on the write side).
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <list>
 #include <memory>
 #include <optional>
@@ -30,7 +30,8 @@ class Session final : public http::ResponseWriter,
   // ResponseWriter
   boost::asio::awaitable<bool> respond(int status, std::span<const http::Header> headers,
                                        std::string_view body) override;
-  boost::asio::awaitable<bool> beginStream(int status, std::span<const http::Header> headers) override;
+  boost::asio::awaitable<bool> beginStream(int status,
+                                           std::span<const http::Header> headers) override;
   boost::asio::awaitable<bool> writeChunk(std::string_view data, bool last = false) override;
   boost::asio::awaitable<bool> endStream() override;
   void watchClient(Abortable* target) override;
@@ -52,7 +53,8 @@ class Session final : public http::ResponseWriter,
   void startWatch();
   void startHead(int status);
   void finishHead(std::span<const http::Header> headers);
-  boost::asio::awaitable<bool> writeBuffers(std::string_view a, std::string_view b, std::string_view c);
+  boost::asio::awaitable<bool> writeBuffers(std::string_view a, std::string_view b,
+                                            std::string_view c);
   boost::asio::awaitable<boost::system::error_code> readRequest(size_t& bytesIn);
   boost::asio::awaitable<void> sendErrorAndClose(int status, std::string_view type,
                                                  std::string_view message, std::string_view code);

@@ -1,12 +1,12 @@
 #include "server/worker.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <random>
-#include <spdlog/spdlog.h>
 
 #include "server/session.hpp"
 

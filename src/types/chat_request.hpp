@@ -21,22 +21,22 @@ struct Span {
 };
 
 struct ChatRequest {
-  std::string_view model;             // value of "model" (view into the body)
-  Span modelSpan;                     // the JSON string token of "model", quotes included
-  bool stream = false;                // "stream": true
-  bool includeUsage = false;          // client asked for stream_options.include_usage: true
-  Span streamOptionsMember;           // the whole `"stream_options": {...}` member if present (key..value)
-  size_t objectEnd = 0;               // offset of the top-level closing '}'
+  std::string_view model;     // value of "model" (view into the body)
+  Span modelSpan;             // the JSON string token of "model", quotes included
+  bool stream = false;        // "stream": true
+  bool includeUsage = false;  // client asked for stream_options.include_usage: true
+  Span streamOptionsMember;   // the whole `"stream_options": {...}` member if present (key..value)
+  size_t objectEnd = 0;       // offset of the top-level closing '}'
   std::optional<std::string> mockResponse;  // "mock_response" (LiteLLM's testing switch), unescaped
-  std::string lastUserText;           // text of the last user message (string or text parts joined)
+  std::string lastUserText;  // text of the last user message (string or text parts joined)
   size_t messageCount = 0;
 };
 
-// Parses and validates a Chat Completions body. Checks: valid UTF-8 JSON object; "model" a non-empty
-// string; "messages" a non-empty array of objects each with a string "role"; "stream" a bool if
-// present; "stream_options" an object or null if present, its "include_usage" a bool if present.
-// Errors are 400 invalid_request_error naming the field (param set to it).
-// `body` gets spare capacity appended (simdjson padding); its contents are not changed.
+// Parses and validates a Chat Completions body. Checks: valid UTF-8 JSON object; "model" a
+// non-empty string; "messages" a non-empty array of objects each with a string "role"; "stream" a
+// bool if present; "stream_options" an object or null if present, its "include_usage" a bool if
+// present. Errors are 400 invalid_request_error naming the field (param set to it). `body` gets
+// spare capacity appended (simdjson padding); its contents are not changed.
 std::variant<ChatRequest, GatewayError> parseChatRequest(std::string& body);
 
 }  // namespace llmux::types

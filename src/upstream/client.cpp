@@ -32,12 +32,18 @@ constexpr auto kDnsTtl = std::chrono::seconds(30);
 
 const char* failureName(Failure f) {
   switch (f) {
-    case Failure::None: return "none";
-    case Failure::Connect: return "connect";
-    case Failure::Timeout: return "timeout";
-    case Failure::Reset: return "reset";
-    case Failure::Protocol: return "protocol";
-    case Failure::Cancelled: return "cancelled";
+    case Failure::None:
+      return "none";
+    case Failure::Connect:
+      return "connect";
+    case Failure::Timeout:
+      return "timeout";
+    case Failure::Reset:
+      return "reset";
+    case Failure::Protocol:
+      return "protocol";
+    case Failure::Cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -65,7 +71,9 @@ Client::Client(net::any_io_executor ex, net::ssl::context& tls, TimeoutSweep& sw
                size_t maxIdlePerOrigin)
     : ex_(ex), tls_(tls), sweep_(sweep), maxIdle_(maxIdlePerOrigin) {}
 
-Client::~Client() { closeIdle(); }
+Client::~Client() {
+  closeIdle();
+}
 
 void Client::closeIdle() {
   for (auto& [target, conns] : idle_) {
@@ -121,7 +129,8 @@ net::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>>
     const Target& t, tcp::resolver& resolver) {
   boost::system::error_code ec;
   auto addr = net::ip::make_address(t.host, ec);
-  if (!ec) co_return std::pair{boost::system::error_code{}, std::vector{tcp::endpoint(addr, t.port)}};
+  if (!ec)
+    co_return std::pair{boost::system::error_code{}, std::vector{tcp::endpoint(addr, t.port)}};
   std::string key = t.host + ":" + std::to_string(t.port);
   auto now = Clock::now();
   if (auto it = dns_.find(key); it != dns_.end() && it->second.expires > now) {
@@ -131,7 +140,8 @@ net::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>>
   if (rec) co_return std::pair{rec, std::vector<tcp::endpoint>{}};
   std::vector<tcp::endpoint> eps;
   for (const auto& r : results) eps.push_back(r.endpoint());
-  if (eps.empty()) co_return std::pair{net::error::make_error_code(net::error::host_not_found), eps};
+  if (eps.empty())
+    co_return std::pair{net::error::make_error_code(net::error::host_not_found), eps};
   dns_[key] = DnsEntry{eps, now + kDnsTtl};
   co_return std::pair{boost::system::error_code{}, std::move(eps)};
 }
@@ -152,7 +162,9 @@ Clock::time_point Exchange::deadlineAfter(std::chrono::milliseconds d) const {
   return timeouts_.deadline < at ? timeouts_.deadline : at;
 }
 
-void Exchange::armTimer(std::chrono::milliseconds d) { expiresAt(deadlineAfter(d)); }
+void Exchange::armTimer(std::chrono::milliseconds d) {
+  expiresAt(deadlineAfter(d));
+}
 
 void Exchange::onExpired() {
   // Closing the socket makes the pending operation complete with an error; timedOut_ says why.
@@ -165,7 +177,8 @@ Failure Exchange::classify(const boost::system::error_code& ec, Failure ioDefaul
   if (aborted_) return Failure::Cancelled;
   if (timedOut_) return Failure::Timeout;
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category()) {
-    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return Failure::Reset;
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message)
+      return Failure::Reset;
     return Failure::Protocol;
   }
   return ioDefault;
@@ -190,7 +203,8 @@ net::awaitable<Failure> Exchange::connect() {
   auto [cec, ep] = co_await net::async_connect(conn_->tcp, endpoints, kTok);
   if (cec) {
     Failure f = classify(cec, Failure::Connect);
-    if (f == Failure::Timeout) f = Failure::Connect;  // a connect timeout is a connect failure (502)
+    if (f == Failure::Timeout)
+      f = Failure::Connect;  // a connect timeout is a connect failure (502)
     detail_ = "connect to " + target_.origin + " failed: " + cec.message();
     co_return f;
   }
@@ -252,7 +266,8 @@ net::awaitable<Failure> Exchange::sendAndReadHeader(std::string_view head, std::
     while (!parser_->is_header_done()) {
       Failure f = co_await fill();
       if (f != Failure::None) {
-        if (detail_.empty()) detail_ = "reading the response header from " + target_.origin + " failed";
+        if (detail_.empty())
+          detail_ = "reading the response header from " + target_.origin + " failed";
         co_return f;
       }
     }
@@ -280,8 +295,8 @@ net::awaitable<Failure> Exchange::fill() {
     std::tie(ec, n) = co_await conn_->tcp.async_read_some(space, kTok);
   }
   if (ec) {
-    if ((ec == net::error::eof || ec == net::ssl::error::stream_truncated) && parser_->is_header_done() &&
-        !aborted_ && !timedOut_) {
+    if ((ec == net::error::eof || ec == net::ssl::error::stream_truncated) &&
+        parser_->is_header_done() && !aborted_ && !timedOut_) {
       // A body delimited by connection close ends here; otherwise the message is truncated.
       boost::system::error_code pec;
       parser_->put_eof(pec);
@@ -347,11 +362,17 @@ net::awaitable<Failure> Exchange::start(std::string_view head, std::string_view 
   co_return Failure::Reset;
 }
 
-int Exchange::status() const { return parser_ ? parser_->status() : 0; }
+int Exchange::status() const {
+  return parser_ ? parser_->status() : 0;
+}
 
-std::string_view Exchange::header(std::string_view name) const { return headers_.get(name); }
+std::string_view Exchange::header(std::string_view name) const {
+  return headers_.get(name);
+}
 
-bool Exchange::done() const { return bodyDone_; }
+bool Exchange::done() const {
+  return bodyDone_;
+}
 
 net::awaitable<std::pair<Failure, std::string_view>> Exchange::read() {
   if (handedOut_) {

@@ -1,7 +1,7 @@
 #pragma once
-// Outbound HTTP/1.1 client for one I/O thread: keep-alive pools per upstream origin, cached async DNS,
-// TLS with the system CA store, SNI and hostname verification. Nothing here is shared between threads
-// except the immutable TLS context, so no locks are taken on the request path.
+// Outbound HTTP/1.1 client for one I/O thread: keep-alive pools per upstream origin, cached async
+// DNS, TLS with the system CA store, SNI and hostname verification. Nothing here is shared between
+// threads except the immutable TLS context, so no locks are taken on the request path.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -37,8 +37,8 @@ const char* failureName(Failure f);
 
 struct Timeouts {
   std::chrono::milliseconds connect{5000};
-  std::chrono::milliseconds firstByte{600000};  // request sent -> first body byte
-  std::chrono::milliseconds idle{600000};       // between body reads
+  std::chrono::milliseconds firstByte{600000};            // request sent -> first body byte
+  std::chrono::milliseconds idle{600000};                 // between body reads
   Clock::time_point deadline = Clock::time_point::max();  // whole exchange
 };
 
@@ -62,7 +62,8 @@ class Client {
   friend class Exchange;
   std::unique_ptr<Connection> checkout(const Target& t);
   void checkin(std::unique_ptr<Connection> c);
-  boost::asio::awaitable<std::pair<boost::system::error_code, std::vector<boost::asio::ip::tcp::endpoint>>>
+  boost::asio::awaitable<
+      std::pair<boost::system::error_code, std::vector<boost::asio::ip::tcp::endpoint>>>
   resolve(const Target& t, boost::asio::ip::tcp::resolver& resolver);
 
   struct DnsEntry {
@@ -81,9 +82,10 @@ class Client {
 // One request/response exchange on a pooled or new connection.
 class Exchange final : private TimeoutSweep::Entry {
  public:
-  // `headers` and `body` are the caller's reusable buffers (kept across requests, so no allocation).
-  Exchange(Client& client, const Target& target, const Timeouts& timeouts, http::HeaderList& headers,
-           std::string& body);
+  // `headers` and `body` are the caller's reusable buffers (kept across requests, so no
+  // allocation).
+  Exchange(Client& client, const Target& target, const Timeouts& timeouts,
+           http::HeaderList& headers, std::string& body);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -133,7 +135,7 @@ class Exchange final : private TimeoutSweep::Entry {
   size_t headerBytes_ = 0;  // response header bytes consumed so far (limit check)
   bool headerDone_ = false;
   bool writeFailed_ = false;  // the request could not be written (safe to replay)
-  bool gotBody_ = false;  // a body byte has been received (idle timeout applies from then on)
+  bool gotBody_ = false;      // a body byte has been received (idle timeout applies from then on)
   Clock::time_point firstByteDeadline_{};  // request sent + firstByte: the first body byte is due
   std::string detail_;
 };

@@ -16,7 +16,8 @@ std::variant<Target, std::string> parseTarget(std::string_view url) {
   } else if (scheme != "http") {
     return "unsupported URL scheme '" + std::string(scheme) + "' (use http or https)";
   }
-  if (!u.has_authority() || u.host().empty()) return std::string("URL has no host: ") + std::string(url);
+  if (!u.has_authority() || u.host().empty())
+    return std::string("URL has no host: ") + std::string(url);
   t.host = u.host_address();
   if (u.host_type() == boost::urls::host_type::ipv6) {
     // host_address() has no brackets; the Host header needs them.
@@ -32,11 +33,13 @@ std::variant<Target, std::string> parseTarget(std::string_view url) {
     }
     t.port = static_cast<uint16_t>(v);
   }
-  if (u.has_query() || u.has_fragment()) return "URL must not have a query or fragment: " + std::string(url);
+  if (u.has_query() || u.has_fragment())
+    return "URL must not have a query or fragment: " + std::string(url);
   std::string path(u.encoded_path());
   while (!path.empty() && path.back() == '/') path.pop_back();
   t.basePath = std::move(path);
-  std::string hostForHeader = u.host_type() == boost::urls::host_type::ipv6 ? "[" + t.host + "]" : t.host;
+  std::string hostForHeader =
+      u.host_type() == boost::urls::host_type::ipv6 ? "[" + t.host + "]" : t.host;
   t.hostHeader = t.port == defPort ? hostForHeader : hostForHeader + ":" + std::to_string(t.port);
   t.origin = std::string(scheme) + "://" + t.hostHeader;
   t.poolKey = t.origin;

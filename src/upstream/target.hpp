@@ -11,7 +11,7 @@ namespace llmux::upstream {
 
 struct Target {
   bool tls = false;
-  std::string host;        // DNS name or IP literal (no brackets)
+  std::string host;  // DNS name or IP literal (no brackets)
   uint16_t port = 0;
   std::string basePath;    // path prefix without trailing '/', e.g. "/v1"
   std::string hostHeader;  // value for the Host header (port omitted when default)

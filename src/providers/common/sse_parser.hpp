@@ -1,7 +1,7 @@
 #pragma once
 // Incremental server-sent-events parser (WHATWG EventSource rules, as every provider uses them).
-// Input may be split at any byte boundary; events are reported as soon as their terminating blank line
-// arrives, so a relay never holds back a complete event.
+// Input may be split at any byte boundary; events are reported as soon as their terminating blank
+// line arrives, so a relay never holds back a complete event.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -13,7 +13,7 @@ struct SseEvent {
   std::string_view data;   // "data:" lines joined with '\n' (one leading space after ':' removed)
   std::string_view id;     // value of the last "id:" line
   std::string_view raw;    // the exact bytes of the event, including its terminating blank line
-  bool hasData = false;    // at least one data: line (comment-only blocks are not reported as events)
+  bool hasData = false;  // at least one data: line (comment-only blocks are not reported as events)
 };
 
 class SseParser {
@@ -31,7 +31,8 @@ class SseParser {
   void reset();
 
  private:
-  // Parses one complete event block [block, without the terminator] into ev; uses scratch_ for joins.
+  // Parses one complete event block [block, without the terminator] into ev; uses scratch_ for
+  // joins.
   void parseBlock(std::string_view block, SseEvent& ev);
   // Finds the end of the first complete event in s: returns the offset just past the blank line
   // (handles LF, CRLF and CR), or npos. `from` is where to resume scanning.

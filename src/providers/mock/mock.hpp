@@ -1,6 +1,7 @@
 #pragma once
-// The built-in `mock/` provider: answers like OpenAI without any network, so quickstart, tests and load
-// tests run anywhere. Pure: ids and timestamps are passed in; delays are applied by the engine.
+// The built-in `mock/` provider: answers like OpenAI without any network, so quickstart, tests and
+// load tests run anywhere. Pure: ids and timestamps are passed in; delays are applied by the
+// engine.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,8 +18,8 @@ struct MockReply {
   int64_t completionTokens = 0;
 };
 
-// Reply text: the request's "mock_response" if set, else the deployment's mock_response, else an echo
-// of the last user message. Token counts are estimated (about 4 bytes per token, at least 1).
+// Reply text: the request's "mock_response" if set, else the deployment's mock_response, else an
+// echo of the last user message. Token counts are estimated (about 4 bytes per token, at least 1).
 MockReply makeReply(const types::ChatRequest& req, const std::optional<std::string>& deploymentMock,
                     size_t requestBodyBytes);
 
@@ -26,8 +27,9 @@ MockReply makeReply(const types::ChatRequest& req, const std::optional<std::stri
 std::string completionBody(const MockReply& reply, std::string_view model, std::string_view id,
                            int64_t created);
 
-// The SSE events of a stream, each a complete "data: ...\n\n" string: a role chunk, the content split
-// into word-sized deltas, a finish_reason chunk, the usage chunk when `includeUsage`, then [DONE].
+// The SSE events of a stream, each a complete "data: ...\n\n" string: a role chunk, the content
+// split into word-sized deltas, a finish_reason chunk, the usage chunk when `includeUsage`, then
+// [DONE].
 std::vector<std::string> streamEvents(const MockReply& reply, std::string_view model,
                                       std::string_view id, int64_t created, bool includeUsage);
 
