@@ -6,7 +6,13 @@ namespace llmux {
 
 void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (unsigned char c : s) {
+  // Copy runs that need no escaping in bulk; most values (ids, paths, names) are one such run.
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -30,13 +36,10 @@ void appendJsonString(std::string& out, std::string_view s) {
         out += "\\f";
         break;
       default:
-        if (c < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+        fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 

@@ -121,7 +121,8 @@ std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
 
 void Scratch::trim() {
   constexpr size_t kKeep = 256 * 1024;
-  for (std::string* b : {&upHead, &upBody, &respBody, &outBuf, &errJson, &upRead}) {
+  for (std::string* b :
+       {&upHead, &upBody, &respBody, &outBuf, &errJson, &upRead, &chat.lastUserText}) {
     if (b->capacity() > kKeep) std::string().swap(*b);
   }
   upHeaders.shrink(kKeep);
@@ -187,12 +188,12 @@ net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayE
 
 net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseWriter& out,
                                              RequestOutcome& outcome) {
-  auto parsed = types::parseChatRequest(req.body());
-  if (auto* e = std::get_if<GatewayError>(&parsed)) {
+  auto sc = scratch_.get();
+  if (auto e = types::parseChatRequest(req.body(), sc->chat)) {
     co_await sendError(out, *e, outcome);
     co_return;
   }
-  const auto& chat = std::get<types::ChatRequest>(parsed);
+  const types::ChatRequest& chat = sc->chat;
   outcome.stream = chat.stream;
   const ModelGroup* g = gw_.findGroup(chat.model);
   if (g == nullptr) {
@@ -210,11 +211,9 @@ net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseW
     case ProviderKind::Mock:
       co_await runMock(req, chat, d, out, outcome);
       break;
-    case ProviderKind::OpenAI: {
-      auto sc = scratch_.get();
+    case ProviderKind::OpenAI:
       co_await runOpenAI(req, chat, d, out, outcome, *sc);
       break;
-    }
     case ProviderKind::Unsupported: {
       const http::Header hs[] = {{"x-llmux-model-group", g->name},
                                  {"x-llmux-deployment", d.cfg->id}};

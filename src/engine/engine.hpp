@@ -36,6 +36,7 @@ struct RequestOutcome {
 // co_await, so nothing per-request may live in the Engine itself; scratch sets are recycled through
 // a free list instead, keeping their capacity, so the steady state allocates nothing.
 struct Scratch {
+  types::ChatRequest chat;  // the parsed client request
   std::string upHead;
   std::string upBody;
   std::string respBody;

@@ -48,10 +48,14 @@ void AccessLog::format(const AccessRecord& r, std::string& out) {
   str("model_group", r.modelGroup.view());
   str("deployment", r.deployment.view());
   fmt::format_to(app, ",\"stream\":{}", r.stream ? "true" : "false");
-  fmt::format_to(
-      app, ",\"total_ms\":{:.3f},\"upstream_ms\":{:.3f},\"ttft_ms\":{:.3f},\"overhead_ms\":{:.3f}",
-      static_cast<double>(r.totalUs) / 1e3, static_cast<double>(r.upstreamUs) / 1e3,
-      static_cast<double>(r.ttftUs) / 1e3, static_cast<double>(r.overheadUs) / 1e3);
+  // Milliseconds with 3 decimals from integer microseconds (no floating-point formatting).
+  auto millis = [&](const char* key, uint64_t us) {
+    fmt::format_to(app, ",\"{}\":{}.{:03}", key, us / 1000, us % 1000);
+  };
+  millis("total_ms", r.totalUs);
+  millis("upstream_ms", r.upstreamUs);
+  millis("ttft_ms", r.ttftUs);
+  millis("overhead_ms", r.overheadUs);
   fmt::format_to(app,
                  ",\"prompt_tokens\":{},\"completion_tokens\":{},\"bytes_in\":{},\"bytes_out\":{}",
                  r.promptTokens, r.completionTokens, r.bytesIn, r.bytesOut);

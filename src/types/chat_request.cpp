@@ -590,7 +590,7 @@ GatewayError jsonError(error_code e) {
 
 }  // namespace
 
-std::variant<ChatRequest, GatewayError> parseChatRequest(std::string& body) {
+std::optional<GatewayError> parseChatRequest(std::string& body, ChatRequest& req) {
   const size_t size = body.size();
   // Zero the padding (content unchanged): simdjson may peek past the end of a truncated document
   // and must then see the same bytes every time.
@@ -613,7 +613,8 @@ std::variant<ChatRequest, GatewayError> parseChatRequest(std::string& body) {
   od::object top;
   if (auto e = doc.get_object().get(top)) return jsonError(e);
 
-  ChatRequest req;
+  req = ChatRequest{.lastUserText = std::move(req.lastUserText)};  // keep its capacity
+  req.lastUserText.clear();
   Walker walker(body.data(), req, threadParts);
   if (auto e = walker.walkTop(top)) return jsonError(e);
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
@@ -627,6 +628,12 @@ std::variant<ChatRequest, GatewayError> parseChatRequest(std::string& body) {
 
   if (auto problem = walker.problem()) return std::move(*problem);
   walker.buildLastUserText();
+  return std::nullopt;
+}
+
+std::variant<ChatRequest, GatewayError> parseChatRequest(std::string& body) {
+  ChatRequest req;
+  if (auto e = parseChatRequest(body, req)) return std::move(*e);
   return req;
 }
 

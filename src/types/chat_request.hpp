@@ -38,5 +38,7 @@ struct ChatRequest {
 // present. Errors are 400 invalid_request_error naming the field (param set to it). `body` gets
 // spare capacity appended (simdjson padding); its contents are not changed.
 std::variant<ChatRequest, GatewayError> parseChatRequest(std::string& body);
+// The same into `out`, reusing its buffers (the request path keeps one per in-flight request).
+std::optional<GatewayError> parseChatRequest(std::string& body, ChatRequest& out);
 
 }  // namespace llmux::types
