@@ -1,7 +1,6 @@
 #include "observability/access_log.hpp"
 
-#include <fmt/format.h>
-
+#include <charconv>
 #include <chrono>
 #include <stdexcept>
 
@@ -31,34 +30,59 @@ void AccessLog::push(size_t producer, const AccessRecord& r) {
   if (!rings_[producer]->push(r)) dropped_.fetch_add(1, std::memory_order_relaxed);
 }
 
+namespace {
+// Plain appends and to_chars: this runs once per request on the writer thread, and fmt's runtime
+// format-string parsing was most of its cost.
+void appendInt(std::string& out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+void appendKey(std::string& out, std::string_view key) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+}
+
+// Milliseconds with 3 decimals from integer microseconds (no floating-point formatting).
+void appendMillis(std::string& out, std::string_view key, uint64_t us) {
+  appendKey(out, key);
+  appendInt(out, static_cast<int64_t>(us / 1000));
+  const auto frac = static_cast<unsigned>(us % 1000);
+  const char digits[4] = {'.', static_cast<char>('0' + frac / 100),
+                          static_cast<char>('0' + frac / 10 % 10),
+                          static_cast<char>('0' + frac % 10)};
+  out.append(digits, 4);
+}
+}  // namespace
+
 void AccessLog::format(const AccessRecord& r, std::string& out) {
-  auto app = std::back_inserter(out);
   out += "{\"ts\":";
-  fmt::format_to(app, "{}", r.unixMs);
-  auto str = [&](const char* key, std::string_view v) {
-    out += ",\"";
-    out += key;
-    out += "\":";
+  appendInt(out, r.unixMs);
+  auto str = [&](std::string_view key, std::string_view v) {
+    appendKey(out, key);
     appendJsonString(out, v);
+  };
+  auto num = [&](std::string_view key, uint64_t v) {
+    appendKey(out, key);
+    appendInt(out, static_cast<int64_t>(v));
   };
   str("request_id", r.requestId.view());
   str("method", r.method.view());
   str("path", r.path.view());
-  fmt::format_to(app, ",\"status\":{}", r.status);
+  num("status", static_cast<uint64_t>(r.status));
   str("model_group", r.modelGroup.view());
   str("deployment", r.deployment.view());
-  fmt::format_to(app, ",\"stream\":{}", r.stream ? "true" : "false");
-  // Milliseconds with 3 decimals from integer microseconds (no floating-point formatting).
-  auto millis = [&](const char* key, uint64_t us) {
-    fmt::format_to(app, ",\"{}\":{}.{:03}", key, us / 1000, us % 1000);
-  };
-  millis("total_ms", r.totalUs);
-  millis("upstream_ms", r.upstreamUs);
-  millis("ttft_ms", r.ttftUs);
-  millis("overhead_ms", r.overheadUs);
-  fmt::format_to(app,
-                 ",\"prompt_tokens\":{},\"completion_tokens\":{},\"bytes_in\":{},\"bytes_out\":{}",
-                 r.promptTokens, r.completionTokens, r.bytesIn, r.bytesOut);
+  out += r.stream ? ",\"stream\":true" : ",\"stream\":false";
+  appendMillis(out, "total_ms", r.totalUs);
+  appendMillis(out, "upstream_ms", r.upstreamUs);
+  appendMillis(out, "ttft_ms", r.ttftUs);
+  appendMillis(out, "overhead_ms", r.overheadUs);
+  num("prompt_tokens", r.promptTokens);
+  num("completion_tokens", r.completionTokens);
+  num("bytes_in", r.bytesIn);
+  num("bytes_out", r.bytesOut);
   if (r.errorType.len > 0) {
     str("error_type", r.errorType.view());
   } else {

@@ -397,7 +397,12 @@ net::awaitable<bool> Session::writeChunk(std::string_view data, bool last) {
     co_return co_await writeBuffers(head, data, {});
   }
   chunkPrefix_.assign(head);
-  if (!data.empty()) fmt::format_to(std::back_inserter(chunkPrefix_), "{:x}\r\n", data.size());
+  if (!data.empty()) {
+    char hex[20];
+    auto r = std::to_chars(hex, hex + sizeof hex, data.size(), 16);
+    chunkPrefix_.append(hex, static_cast<size_t>(r.ptr - hex));
+    chunkPrefix_ += "\r\n";
+  }
   std::string_view tail =
       data.empty() ? (last ? "0\r\n\r\n" : "") : (last ? "\r\n0\r\n\r\n" : "\r\n");
   if (chunkPrefix_.empty() && data.empty() && tail.empty()) co_return !gone_;
