@@ -3,6 +3,7 @@
 # gateway, through ../shared/bench/compare.sh, for the openai and openai-stream scenarios; then llmux's
 # resident memory idle and at 256 connections. Compare ratios within one run only.
 #   BENCH_SECONDS (8) BENCH_CONNS (32) PORTKEY (1) BENCH_ACCESS_LOG (a temp file; "" = off)
+#   PIN=1: mock and wrk on core 0, every proxy (nginx, Portkey, llmux) on core 1 (compare.sh's mode)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -13,13 +14,14 @@ command -v wrk >/dev/null || { sudo=; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo a
 work=$(mktemp -d); trap 'kill "${gw_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 log=${BENCH_ACCESS_LOG-$work/access.log}
 sed "s|access_log: \"\".*|access_log: \"$log\"|" "$here/gateway.yaml" > "$work/gateway.yaml"
-"$root/build/llmux" serve --config "$work/gateway.yaml" 2>"$work/llmux.err" &
+pin=; [ "${PIN:-0}" = 1 ] && pin="taskset -c 1"
+$pin "$root/build/llmux" serve --config "$work/gateway.yaml" 2>"$work/llmux.err" &
 gw_pid=$!
 for _ in $(seq 100); do curl -sf http://127.0.0.1:4000/health/readiness >/dev/null && break; sleep 0.05; done
 rss() { awk '/VmRSS/{print $2}' "/proc/$gw_pid/status"; }
 hwm() { awk '/VmHWM/{print $2}' "/proc/$gw_pid/status"; }
 echo "machine: $(nproc) cores, $(awk '/model name/{$1=$2=$3="";print;exit}' /proc/cpuinfo | xargs), kernel $(uname -r)"
-echo "llmux: $("$root/build/llmux" --version), 1 I/O thread, access log ${log:-off}"
+echo "llmux: $("$root/build/llmux" --version), 1 I/O thread, access log ${log:-off}, PIN=${PIN:-0}"
 echo "rss_idle_kb=$(rss)"
 for sc in openai openai-stream; do
   model=gpt-4o-mini; [ "$sc" = openai-stream ] && model=gpt-4o-mini-stream

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string_view>
 
+#include "common/text.hpp"
 #include "config/parse_context.hpp"
 
 namespace llmux::config::detail {
@@ -26,11 +27,6 @@ bool isHeaderName(std::string_view name) {
     if (!ok) return false;
   }
   return true;
-}
-
-// CR/LF/NUL in a header value would let config (or an env var) inject headers upstream.
-bool isSafeHeaderValue(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
 bool isHttpUrl(std::string_view url) {

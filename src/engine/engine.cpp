@@ -7,6 +7,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "common/text.hpp"
 #include "providers/mock/mock.hpp"
 #include "providers/openai/openai.hpp"
 
@@ -20,12 +21,6 @@ namespace {
 constexpr size_t kMaxUpstreamErrorBody = 1 << 20;
 constexpr size_t kMaxUpstreamBody = 64u << 20;
 constexpr auto kTok = net::as_tuple(net::use_awaitable);
-
-void appendDecimal(std::string& out, uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, static_cast<size_t>(r.ptr - buf));
-}
 
 uint64_t usSince(Clock::time_point t0) {
   return static_cast<uint64_t>(
@@ -292,7 +287,7 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
   openai::buildUpstreamBody(req.body(), chat, d.cfg->upstreamModel, sc.upBody);
   sc.upHead.assign(d.requestLinePrefix);
   sc.upHead += "content-type: application/json\r\ncontent-length: ";
-  appendDecimal(sc.upHead, sc.upBody.size());
+  appendDecimal(sc.upHead, static_cast<int64_t>(sc.upBody.size()));
   sc.upHead += "\r\n";
   sc.upHead += d.fixedHeaders;
   sc.upHead += "\r\n";

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 namespace llmux::engine {
 
@@ -24,14 +25,6 @@ ProviderInfo providerInfo(std::string_view p) {
   if (p == "hosted_vllm") return {ProviderKind::OpenAI, nullptr, "HOSTED_VLLM_API_KEY"};
   if (p == "mock") return {ProviderKind::Mock, nullptr, nullptr};
   return {ProviderKind::Unsupported, nullptr, nullptr};
-}
-
-// Header values come from the config; refuse anything that could split the request head.
-bool safeHeaderValue(std::string_view v) {
-  for (char c : v) {
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  }
-  return true;
 }
 
 std::vector<size_t> groupIndexOf(const config::Config& cfg, const std::vector<std::string>& names) {
@@ -73,7 +66,7 @@ Gateway::Gateway(const config::Config& c, size_t workers)
   for (size_t i = 0; i < c.deployments.size(); ++i) {
     const auto& d = c.deployments[i];
     // Both are written into response headers (x-llmux-deployment, x-llmux-model-group).
-    if (!safeHeaderValue(d.id) || !safeHeaderValue(d.modelName)) {
+    if (!isSafeHeaderValue(d.id) || !isSafeHeaderValue(d.modelName)) {
       throw std::runtime_error(
           fmt::format("deployment {}: model_name and model_info.id must not contain "
                       "CR, LF or NUL",
@@ -135,11 +128,11 @@ Gateway::Gateway(const config::Config& c, size_t workers)
       if (key.empty() && info.keyEnv != nullptr) {
         if (const char* v = std::getenv(info.keyEnv)) key = v;
       }
-      if (!safeHeaderValue(key))
+      if (!isSafeHeaderValue(key))
         throw std::runtime_error("deployment " + d.id + ": api_key has a line break");
       if (!key.empty()) rt.fixedHeaders += "authorization: Bearer " + key + "\r\n";
       for (const auto& [k, v] : d.extraHeaders) {
-        if (!safeHeaderValue(k) || !safeHeaderValue(v) || k.find(':') != std::string::npos) {
+        if (!isSafeHeaderValue(k) || !isSafeHeaderValue(v) || k.find(':') != std::string::npos) {
           throw std::runtime_error("deployment " + d.id + ": extra_headers." + k +
                                    " is not a valid header");
         }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 namespace llmux::observability {
 
@@ -31,13 +32,6 @@ void AccessLog::push(size_t producer, const AccessRecord& r) {
 }
 
 namespace {
-// Plain appends and to_chars: this runs once per request on the writer thread, and fmt's runtime
-// format-string parsing was most of its cost.
-void appendInt(std::string& out, int64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, static_cast<size_t>(r.ptr - buf));
-}
 
 void appendKey(std::string& out, std::string_view key) {
   out += ",\"";
@@ -48,7 +42,7 @@ void appendKey(std::string& out, std::string_view key) {
 // Milliseconds with 3 decimals from integer microseconds (no floating-point formatting).
 void appendMillis(std::string& out, std::string_view key, uint64_t us) {
   appendKey(out, key);
-  appendInt(out, static_cast<int64_t>(us / 1000));
+  appendDecimal(out, static_cast<int64_t>(us / 1000));
   const auto frac = static_cast<unsigned>(us % 1000);
   const char digits[4] = {'.', static_cast<char>('0' + frac / 100),
                           static_cast<char>('0' + frac / 10 % 10),
@@ -59,14 +53,14 @@ void appendMillis(std::string& out, std::string_view key, uint64_t us) {
 
 void AccessLog::format(const AccessRecord& r, std::string& out) {
   out += "{\"ts\":";
-  appendInt(out, r.unixMs);
+  appendDecimal(out, r.unixMs);
   auto str = [&](std::string_view key, std::string_view v) {
     appendKey(out, key);
     appendJsonString(out, v);
   };
   auto num = [&](std::string_view key, uint64_t v) {
     appendKey(out, key);
-    appendInt(out, static_cast<int64_t>(v));
+    appendDecimal(out, static_cast<int64_t>(v));
   };
   str("request_id", r.requestId.view());
   str("method", r.method.view());

@@ -13,6 +13,7 @@
 #include <charconv>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "server/worker.hpp"
 
 namespace llmux::server {
@@ -28,12 +29,6 @@ constexpr size_t kBodyReadBytes = 64 * 1024;
 constexpr size_t kKeepBodyCapacity = 64 * 1024;
 constexpr size_t kKeepHeaderCapacity = 32 * 1024;
 constexpr size_t kMaxDrainBytes = 1 << 20;
-
-void appendDecimal(std::string& out, uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, static_cast<size_t>(r.ptr - buf));
-}
 
 std::string_view reason(int status) {
   switch (status) {
@@ -319,7 +314,7 @@ net::awaitable<void> Session::sendErrorAndClose(int status, std::string_view typ
 
 void Session::startHead(int status) {
   respHead_.assign("HTTP/1.1 ");
-  appendDecimal(respHead_, static_cast<uint64_t>(status));
+  appendDecimal(respHead_, status);
   respHead_ += ' ';
   respHead_ += reason(status);
   respHead_ += "\r\n";
@@ -365,7 +360,7 @@ net::awaitable<bool> Session::respond(int status, std::span<const http::Header> 
                                       std::string_view body) {
   startHead(status);
   respHead_ += "content-length: ";
-  appendDecimal(respHead_, body.size());
+  appendDecimal(respHead_, static_cast<int64_t>(body.size()));
   respHead_ += "\r\n";
   finishHead(headers);
   headSent_ = true;
