@@ -85,6 +85,12 @@ std::string_view reason(int status) {
   }
 }
 
+std::array<net::const_buffer, 3> threeBuffers(std::string_view a, std::string_view b,
+                                              std::string_view c) {
+  return {net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size()),
+          net::buffer(c.data(), c.size())};
+}
+
 }  // namespace
 
 // A handler waiting on its upstream longer than this gets its client socket watched for a
@@ -337,23 +343,29 @@ void Session::finishHead(std::span<const http::Header> headers) {
   respHead_ += "\r\n";
 }
 
-net::awaitable<bool> Session::writeBuffers(std::string_view a, std::string_view b,
-                                           std::string_view c) {
-  if (closed_ || gone_) co_return false;
-  std::array<net::const_buffer, 3> bufs{net::buffer(a.data(), a.size()),
-                                        net::buffer(b.data(), b.size()),
-                                        net::buffer(c.data(), c.size())};
+bool Session::beginWrite() {
+  if (closed_ || gone_) return false;
   timerKind_ = TimerKind::Write;
   expiresAfter(worker_.opts().writeTimeout);
-  auto [ec, n] = co_await net::async_write(socket_, bufs, kTok);
+  return true;
+}
+
+bool Session::afterWrite(const boost::system::error_code& ec, size_t n) {
   armIdleWatch();
   bytesOut_ += n;
   if (ec) {
     gone_ = true;
     if (watchTarget_ != nullptr) watchTarget_->abortNow();
-    co_return false;
+    return false;
   }
-  co_return true;
+  return true;
+}
+
+net::awaitable<bool> Session::writeBuffers(std::string_view a, std::string_view b,
+                                           std::string_view c) {
+  if (!beginWrite()) co_return false;
+  auto [ec, n] = co_await net::async_write(socket_, threeBuffers(a, b, c), kTok);
+  co_return afterWrite(ec, n);
 }
 
 net::awaitable<bool> Session::respond(int status, std::span<const http::Header> headers,
@@ -364,7 +376,9 @@ net::awaitable<bool> Session::respond(int status, std::span<const http::Header> 
   respHead_ += "\r\n";
   finishHead(headers);
   headSent_ = true;
-  co_return co_await writeBuffers(respHead_, body, {});
+  if (!beginWrite()) co_return false;
+  auto [ec, n] = co_await net::async_write(socket_, threeBuffers(respHead_, body, {}), kTok);
+  co_return afterWrite(ec, n);
 }
 
 net::awaitable<bool> Session::beginStream(int status, std::span<const http::Header> headers) {
@@ -401,7 +415,9 @@ net::awaitable<bool> Session::writeChunk(std::string_view data, bool last) {
   std::string_view tail =
       data.empty() ? (last ? "0\r\n\r\n" : "") : (last ? "\r\n0\r\n\r\n" : "\r\n");
   if (chunkPrefix_.empty() && data.empty() && tail.empty()) co_return !gone_;
-  co_return co_await writeBuffers(chunkPrefix_, data, tail);
+  if (!beginWrite()) co_return false;
+  auto [ec, n] = co_await net::async_write(socket_, threeBuffers(chunkPrefix_, data, tail), kTok);
+  co_return afterWrite(ec, n);
 }
 
 net::awaitable<bool> Session::endStream() {

@@ -55,6 +55,9 @@ class Session final : public http::ResponseWriter,
   void finishHead(std::span<const http::Header> headers);
   boost::asio::awaitable<bool> writeBuffers(std::string_view a, std::string_view b,
                                             std::string_view c);
+  // The bookkeeping around every write, shared by the coroutines that write inline.
+  bool beginWrite();
+  bool afterWrite(const boost::system::error_code& ec, size_t n);
   boost::asio::awaitable<boost::system::error_code> readRequest(size_t& bytesIn);
   boost::asio::awaitable<void> sendErrorAndClose(int status, std::string_view type,
                                                  std::string_view message, std::string_view code);

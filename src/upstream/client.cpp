@@ -264,7 +264,8 @@ net::awaitable<Failure> Exchange::sendAndReadHeader(std::string_view head, std::
     parser_->header_limit(kMaxResponseHeaderBytes);
     parser_->body_limit(boost::none);  // the engine bounds what it buffers; streams are unbounded
     while (!parser_->is_header_done()) {
-      Failure f = co_await fill();
+      auto [ec, n] = co_await readSome();
+      Failure f = afterRead(ec, n);
       if (f != Failure::None) {
         if (detail_.empty())
           detail_ = "reading the response header from " + target_.origin + " failed";
@@ -285,15 +286,15 @@ net::awaitable<Failure> Exchange::sendAndReadHeader(std::string_view head, std::
   co_return Failure::None;
 }
 
-net::awaitable<Failure> Exchange::fill() {
-  boost::system::error_code ec;
-  size_t n = 0;
+net::awaitable<std::tuple<boost::system::error_code, size_t>> Exchange::readSome() {
+  // A plain function handing back the socket operation's awaitable: no coroutine frame of our own
+  // per read (frames over 1 KiB are not recycled by Asio and cost a malloc each).
   auto space = conn_->buffer.prepare(kReadBufBytes);
-  if (conn_->tls) {
-    std::tie(ec, n) = co_await conn_->tls->async_read_some(space, kTok);
-  } else {
-    std::tie(ec, n) = co_await conn_->tcp.async_read_some(space, kTok);
-  }
+  if (conn_->tls) return conn_->tls->async_read_some(space, kTok);
+  return conn_->tcp.async_read_some(space, kTok);
+}
+
+Failure Exchange::afterRead(const boost::system::error_code& ec, size_t n) {
   if (ec) {
     if ((ec == net::error::eof || ec == net::ssl::error::stream_truncated) &&
         parser_->is_header_done() && !aborted_ && !timedOut_) {
@@ -302,11 +303,11 @@ net::awaitable<Failure> Exchange::fill() {
       parser_->put_eof(pec);
       if (!pec) {
         bodyDone_ = true;
-        co_return Failure::None;
+        return Failure::None;
       }
     }
     detail_ = "reading from " + target_.origin + " failed: " + ec.message();
-    co_return classify(ec, Failure::Reset);
+    return classify(ec, Failure::Reset);
   }
   conn_->buffer.commit(n);
   for (;;) {
@@ -320,19 +321,19 @@ net::awaitable<Failure> Exchange::fill() {
       headerBytes_ += used;
       if (headerBytes_ + (headerDone_ ? 0 : conn_->buffer.size()) > kMaxResponseHeaderBytes) {
         detail_ = "response header from " + target_.origin + " is larger than 64 KiB";
-        co_return Failure::Protocol;
+        return Failure::Protocol;
       }
       if (headerDone_) parser_->eager(true);
     }
     if (pec == bhttp::error::need_more) break;
     if (pec) {
       detail_ = "invalid HTTP from " + target_.origin + ": " + pec.message();
-      co_return Failure::Protocol;
+      return Failure::Protocol;
     }
     if (parser_->is_done() || used == 0 || conn_->buffer.size() == 0) break;
   }
   bodyDone_ = parser_->is_done();
-  co_return Failure::None;
+  return Failure::None;
 }
 
 net::awaitable<Failure> Exchange::start(std::string_view head, std::string_view body) {
@@ -388,7 +389,8 @@ net::awaitable<std::pair<Failure, std::string_view>> Exchange::read() {
     } else {
       expiresAt(firstByteDeadline_);
     }
-    Failure f = co_await fill();
+    auto [ec, n] = co_await readSome();
+    Failure f = afterRead(ec, n);
     if (f != Failure::None) co_return std::pair{f, std::string_view{}};
   }
   gotBody_ = true;

@@ -122,7 +122,9 @@ class Exchange final : private TimeoutSweep::Entry {
   const Target& target_;
   Timeouts timeouts_;
   std::unique_ptr<Connection> conn_;
-  boost::asio::awaitable<Failure> fill();  // one socket read, parsed into body_
+  // One socket read (readSome), then parsing what arrived into headers_/body_ (afterRead).
+  boost::asio::awaitable<std::tuple<boost::system::error_code, size_t>> readSome();
+  Failure afterRead(const boost::system::error_code& ec, size_t n);
   std::optional<ResponseParser> parser_;
   std::optional<boost::asio::ip::tcp::resolver> resolver_;  // set while a DNS lookup runs
   http::HeaderList& headers_;
