@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.hpp"
 #include "types/chat_request.hpp"
 
 namespace {
@@ -17,15 +18,6 @@ using llmux::GatewayError;
 using llmux::types::ChatRequest;
 using llmux::types::parseChatRequest;
 namespace dom = simdjson::dom;
-
-// A failed invariant aborts with its line, so a crash report says which one.
-#define check(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      std::fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                          \
-    }                                                                        \
-  } while (0)
 
 bool isSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -78,61 +70,64 @@ bool lastMember(dom::object obj, std::string_view key, dom::element& out) {
 
 void checkAccepted(const std::string& body, const ChatRequest& req, dom::element root) {
   dom::object top;
-  check(root.get_object().get(top) == simdjson::SUCCESS);
+  LLMUX_FUZZ_CHECK(root.get_object().get(top) == simdjson::SUCCESS);
   const size_t n = body.size();
 
-  check(req.objectEnd < n && body[req.objectEnd] == '}');
-  for (size_t i = req.objectEnd + 1; i < n; ++i) check(isSpace(body[i]));
+  LLMUX_FUZZ_CHECK(req.objectEnd < n && body[req.objectEnd] == '}');
+  for (size_t i = req.objectEnd + 1; i < n; ++i) LLMUX_FUZZ_CHECK(isSpace(body[i]));
 
   dom::element model;
-  check(lastMember(top, "model", model));
+  LLMUX_FUZZ_CHECK(lastMember(top, "model", model));
   std::string_view modelValue;
-  check(model.get_string().get(modelValue) == simdjson::SUCCESS);
-  check(req.model == modelValue && !req.model.empty());
+  LLMUX_FUZZ_CHECK(model.get_string().get(modelValue) == simdjson::SUCCESS);
+  LLMUX_FUZZ_CHECK(req.model == modelValue && !req.model.empty());
   const auto [mb, me] = req.modelSpan;
-  check(mb < me && me <= req.objectEnd && me - mb == req.model.size() + 2);
-  check(body[mb] == '"' && body[me - 1] == '"' && req.model.data() == body.data() + mb + 1);
+  LLMUX_FUZZ_CHECK(mb < me && me <= req.objectEnd && me - mb == req.model.size() + 2);
+  LLMUX_FUZZ_CHECK(body[mb] == '"' && body[me - 1] == '"' &&
+                   req.model.data() == body.data() + mb + 1);
 
   dom::element stream;
   const bool hasStream = lastMember(top, "stream", stream);
-  check(req.stream == (hasStream && stream.is_bool() && stream.get_bool().value_unsafe()));
+  LLMUX_FUZZ_CHECK(req.stream ==
+                   (hasStream && stream.is_bool() && stream.get_bool().value_unsafe()));
 
   dom::element options;
   const auto [sb, se] = req.streamOptionsMember;
   if (lastMember(top, "stream_options", options)) {
-    check(sb < se && se <= req.objectEnd && body[sb] == '"');
-    check(se <= mb || me <= sb);  // disjoint
+    LLMUX_FUZZ_CHECK(sb < se && se <= req.objectEnd && body[sb] == '"');
+    LLMUX_FUZZ_CHECK(se <= mb || me <= sb);  // disjoint
     // The slice is a complete member: wrapped in braces it parses to the same value.
     const std::string wrapped = "{" + body.substr(sb, se - sb) + "}";
     static dom::parser sliceParser;
     dom::object sliceObj;
-    check(sliceParser.parse(wrapped).get_object().get(sliceObj) == simdjson::SUCCESS);
-    check(sliceObj.size() == 1);
+    LLMUX_FUZZ_CHECK(sliceParser.parse(wrapped).get_object().get(sliceObj) == simdjson::SUCCESS);
+    LLMUX_FUZZ_CHECK(sliceObj.size() == 1);
     const dom::key_value_pair kv = *sliceObj.begin();
-    check(kv.key == "stream_options");
-    check(simdjson::minify(kv.value) == simdjson::minify(options));
+    LLMUX_FUZZ_CHECK(kv.key == "stream_options");
+    LLMUX_FUZZ_CHECK(simdjson::minify(kv.value) == simdjson::minify(options));
     bool usage = false;
     dom::element include;
     if (options.is_object() &&
         lastMember(options.get_object().value_unsafe(), "include_usage", include)) {
       usage = include.is_bool() && include.get_bool().value_unsafe();
     }
-    check(req.includeUsage == usage);
+    LLMUX_FUZZ_CHECK(req.includeUsage == usage);
   } else {
-    check(sb == 0 && se == 0 && !req.includeUsage);
+    LLMUX_FUZZ_CHECK(sb == 0 && se == 0 && !req.includeUsage);
   }
 
   dom::element messages;
-  check(lastMember(top, "messages", messages));
+  LLMUX_FUZZ_CHECK(lastMember(top, "messages", messages));
   dom::array arr;
-  check(messages.get_array().get(arr) == simdjson::SUCCESS);
-  check(req.messageCount == arr.size() && req.messageCount > 0);
+  LLMUX_FUZZ_CHECK(messages.get_array().get(arr) == simdjson::SUCCESS);
+  LLMUX_FUZZ_CHECK(req.messageCount == arr.size() && req.messageCount > 0);
 
   dom::element mock;
   if (lastMember(top, "mock_response", mock) && mock.is_string()) {
-    check(req.mockResponse.has_value() && *req.mockResponse == mock.get_string().value_unsafe());
+    LLMUX_FUZZ_CHECK(req.mockResponse.has_value() &&
+                     *req.mockResponse == mock.get_string().value_unsafe());
   } else {
-    check(!req.mockResponse.has_value());
+    LLMUX_FUZZ_CHECK(!req.mockResponse.has_value());
   }
 }
 
@@ -142,7 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string original(reinterpret_cast<const char*>(data), size);
   std::string body = original;
   auto result = parseChatRequest(body);
-  check(body == original);
+  LLMUX_FUZZ_CHECK(body == original);
 
   static dom::parser parser;
   dom::element root;
@@ -150,25 +145,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   if (const auto* req = std::get_if<ChatRequest>(&result)) {
     if (domError) {
-      check(mayBeNumberRange(domError, original));
+      LLMUX_FUZZ_CHECK(mayBeNumberRange(domError, original));
       return 0;
     }
     checkAccepted(body, *req, root);  // the parsed copy: req.model points into it
     return 0;
   }
   const GatewayError& err = std::get<GatewayError>(result);
-  check(err.status == 400 && !err.message.empty());
+  LLMUX_FUZZ_CHECK(err.status == 400 && !err.message.empty());
   if (err.message.rfind("Invalid request body: expected a JSON object.", 0) == 0) {
-    check(domError || !root.is_object());
+    LLMUX_FUZZ_CHECK(domError || !root.is_object());
     return 0;
   }
   const bool jsonError = err.message.rfind("Invalid JSON in request body: ", 0) == 0;
   if (jsonError) {
     // We may only be stricter than the DOM on nesting depth.
-    check(domError || maxDepth(original) >= 256);
+    LLMUX_FUZZ_CHECK(domError || maxDepth(original) >= 256);
   } else {
-    check(err.param.has_value());
-    check(!domError || mayBeNumberRange(domError, original));
+    LLMUX_FUZZ_CHECK(err.param.has_value());
+    LLMUX_FUZZ_CHECK(!domError || mayBeNumberRange(domError, original));
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.hpp"
 #include "http/request_parser.hpp"
 #include "types/chat_request.hpp"
 
@@ -50,8 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)head.headers.get("authorization");
     auto parsed = llmux::types::parseChatRequest(head.body);
     if (auto* req = std::get_if<llmux::types::ChatRequest>(&parsed)) {
-      if (req->modelSpan.end > head.body.size() || req->objectEnd >= head.body.size())
-        __builtin_trap();
+      LLMUX_FUZZ_CHECK(req->modelSpan.end <= head.body.size() && req->objectEnd < head.body.size());
     }
     input.remove_prefix(fed - buffer.size());
   }

@@ -9,21 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.hpp"
 #include "providers/common/sse_parser.hpp"
 
 namespace {
 
 using llmux::providers::SseEvent;
 using llmux::providers::SseParser;
-
-// A failed invariant aborts with its line, so a crash report says which one.
-#define check(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      std::fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                          \
-    }                                                                        \
-  } while (0)
 
 struct Ev {
   std::string event, data, id, raw;
@@ -46,13 +38,13 @@ Outcome run(const std::vector<std::string_view>& pieces, size_t maxBytes) {
   for (std::string_view piece : pieces) {
     const std::string owned(piece);  // so ASan sees views outliving a feed
     out.ok = parser.feed(owned, [&](const SseEvent& ev) {
-      check(ev.hasData);
+      LLMUX_FUZZ_CHECK(ev.hasData);
       out.events.push_back(
           {std::string(ev.event), std::string(ev.data), std::string(ev.id), std::string(ev.raw)});
       if (pieces.size() == 1) {
         // Fed in one piece, events are views into the input: nothing is copied.
-        check(ev.raw.data() >= owned.data() &&
-              ev.raw.data() + ev.raw.size() <= owned.data() + owned.size());
+        LLMUX_FUZZ_CHECK(ev.raw.data() >= owned.data() &&
+                         ev.raw.data() + ev.raw.size() <= owned.data() + owned.size());
         out.offsets.push_back(static_cast<size_t>(ev.raw.data() - owned.data()));
       }
     });
@@ -69,8 +61,8 @@ void checkGapHasNoEvents(std::string_view gap, std::string_view next) {
   SseParser parser;
   bool any = false;
   auto onEvent = [&](const SseEvent&) { any = true; };
-  check(parser.feed(gap, onEvent) && parser.feed(next, onEvent));
-  check(!any && parser.pending() <= next.size());
+  LLMUX_FUZZ_CHECK(parser.feed(gap, onEvent) && parser.feed(next, onEvent));
+  LLMUX_FUZZ_CHECK(!any && parser.pending() <= next.size());
 }
 
 }  // namespace
@@ -84,27 +76,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const Outcome whole = run({input}, maxBytes);
   const Outcome split = run({input.substr(0, cut), input.substr(cut)}, maxBytes);
-  check(split.sameAs(whole));
+  LLMUX_FUZZ_CHECK(split.sameAs(whole));
   if (input.size() <= 4096) {
     std::vector<std::string_view> bytes;
     for (size_t i = 0; i < input.size(); ++i) bytes.push_back(input.substr(i, 1));
-    check(run(bytes, maxBytes).sameAs(whole));
+    LLMUX_FUZZ_CHECK(run(bytes, maxBytes).sameAs(whole));
   }
 
   size_t pos = 0;
   for (size_t i = 0; i < whole.events.size(); ++i) {
     const Ev& ev = whole.events[i];
     const size_t at = whole.offsets[i];
-    check(ev.raw.size() <= maxBytes && at >= pos);
+    LLMUX_FUZZ_CHECK(ev.raw.size() <= maxBytes && at >= pos);
     checkGapHasNoEvents(input.substr(pos, at - pos), input.substr(at, 1));
     pos = at + ev.raw.size();
-    check(ev.event.find_first_of("\r\n") == std::string::npos);
-    check(ev.id.find_first_of("\r\n") == std::string::npos);
-    check(ev.data.find('\r') == std::string::npos);
+    LLMUX_FUZZ_CHECK(ev.event.find_first_of("\r\n") == std::string::npos);
+    LLMUX_FUZZ_CHECK(ev.id.find_first_of("\r\n") == std::string::npos);
+    LLMUX_FUZZ_CHECK(ev.data.find('\r') == std::string::npos);
   }
   if (whole.ok) {
     const size_t consumed = input.size() - whole.pending;
-    check(pos <= consumed);
+    LLMUX_FUZZ_CHECK(pos <= consumed);
     checkGapHasNoEvents(input.substr(pos, consumed - pos), input.substr(consumed, 1));
   }
   return 0;
