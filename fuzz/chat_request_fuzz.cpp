@@ -82,9 +82,14 @@ void checkAccepted(const std::string& body, const ChatRequest& req, dom::element
   LLMUX_FUZZ_CHECK(model.get_string().get(modelValue) == simdjson::SUCCESS);
   LLMUX_FUZZ_CHECK(req.model == modelValue && !req.model.empty());
   const auto [mb, me] = req.modelSpan;
-  LLMUX_FUZZ_CHECK(mb < me && me <= req.objectEnd && me - mb == req.model.size() + 2);
-  LLMUX_FUZZ_CHECK(body[mb] == '"' && body[me - 1] == '"' &&
-                   req.model.data() == body.data() + mb + 1);
+  LLMUX_FUZZ_CHECK(mb < me && me <= req.objectEnd && body[mb] == '"' && body[me - 1] == '"');
+  if (req.modelOwned) {
+    // Escaped in the body: unescaped copy in modelStorage, the token itself contains a backslash.
+    LLMUX_FUZZ_CHECK(req.model.data() == req.modelStorage.data());
+    LLMUX_FUZZ_CHECK(body.substr(mb, me - mb).find('\\') != std::string_view::npos);
+  } else {
+    LLMUX_FUZZ_CHECK(me - mb == req.model.size() + 2 && req.model.data() == body.data() + mb + 1);
+  }
 
   dom::element stream;
   const bool hasStream = lastMember(top, "stream", stream);

@@ -107,7 +107,6 @@ enum class Problem : uint8_t {
   None,
   Type,          // wrong JSON type
   Empty,         // empty string / array
-  Escaped,       // model token contains escapes
   ElementType,   // messages[i] is not an object
   RoleMissing,   // messages[i] has no role
   RoleType,      // messages[i].role is not a string
@@ -287,6 +286,7 @@ error_code Walker::onModel(od::value v) {
   modelSeen_ = true;
   modelProblem_ = Problem::None;
   req_.model = {};
+  req_.modelOwned = false;
   req_.modelSpan = {};
   od::json_type type;
   if (auto e = v.type().get(type)) return e;
@@ -299,11 +299,13 @@ error_code Walker::onModel(od::value v) {
   if (auto e = v.get_string().get(value)) return e;
   req_.modelSpan = {offset(tok.data()), offset(tok.data()) + tok.size()};
   const std::string_view inner = tok.substr(1, tok.size() - 2);
-  if (inner.find('\\') != std::string_view::npos) {
-    // `model` is a view into the body, which cannot hold the unescaped name.
-    modelProblem_ = Problem::Escaped;
-  } else if (inner.empty()) {
+  if (value.empty()) {
     modelProblem_ = Problem::Empty;
+  } else if (inner.find('\\') != std::string_view::npos) {
+    // The unescaped name cannot be a view into the body: keep a copy (rare; PHP escapes '/').
+    req_.modelStorage.assign(value);
+    req_.model = req_.modelStorage;
+    req_.modelOwned = true;
   } else {
     req_.model = inner;
   }
@@ -524,10 +526,6 @@ std::optional<GatewayError> Walker::problem() const {
       break;
     case Problem::Empty:
       return E::invalidRequest("Invalid value for 'model': expected a non-empty string.", "model");
-    case Problem::Escaped:
-      return E::invalidRequest(
-          "Invalid value for 'model': escape sequences in the model name are not supported.",
-          "model");
     default:
       return E::invalidRequest("Invalid type for 'model': expected a string.", "model");
   }
@@ -613,8 +611,7 @@ std::optional<GatewayError> parseChatRequest(std::string& body, ChatRequest& req
   od::object top;
   if (auto e = doc.get_object().get(top)) return jsonError(e);
 
-  req = ChatRequest{.lastUserText = std::move(req.lastUserText)};  // keep its capacity
-  req.lastUserText.clear();
+  req.reset();
   Walker walker(body.data(), req, threadParts);
   if (auto e = walker.walkTop(top)) return jsonError(e);
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {

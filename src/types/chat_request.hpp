@@ -20,8 +20,10 @@ struct Span {
   [[nodiscard]] bool empty() const { return begin == end; }
 };
 
-struct ChatRequest {
-  std::string_view model;     // value of "model" (view into the body)
+struct ChatRequestFields {
+  // Value of "model": a view into the body, or into ChatRequest::modelStorage when the JSON token
+  // had escapes (e.g. "openai\/gpt-4o", as PHP's json_encode writes it).
+  std::string_view model;
   Span modelSpan;             // the JSON string token of "model", quotes included
   bool stream = false;        // "stream": true
   bool includeUsage = false;  // client asked for stream_options.include_usage: true
@@ -30,6 +32,54 @@ struct ChatRequest {
   std::optional<std::string> mockResponse;  // "mock_response" (LiteLLM's testing switch), unescaped
   std::string lastUserText;  // text of the last user message (string or text parts joined)
   size_t messageCount = 0;
+  bool modelOwned = false;  // `model` points into modelStorage
+};
+
+// Copies and moves keep `model` pointing at this object's own storage when it owns the name.
+struct ChatRequest : ChatRequestFields {
+  std::string modelStorage;
+
+  ChatRequest() = default;
+  ChatRequest(const ChatRequest& o) : ChatRequestFields(o), modelStorage(o.modelStorage) {
+    rebind();
+  }
+  ChatRequest(ChatRequest&& o) noexcept
+      : ChatRequestFields(std::move(o)), modelStorage(std::move(o.modelStorage)) {
+    rebind();
+  }
+  ChatRequest& operator=(const ChatRequest& o) {
+    if (this != &o) {
+      ChatRequestFields::operator=(o);
+      modelStorage = o.modelStorage;
+      rebind();
+    }
+    return *this;
+  }
+  ChatRequest& operator=(ChatRequest&& o) noexcept {
+    if (this != &o) {
+      ChatRequestFields::operator=(std::move(o));
+      modelStorage = std::move(o.modelStorage);
+      rebind();
+    }
+    return *this;
+  }
+  ~ChatRequest() = default;
+
+  // Clears every field for the next parse, keeping string capacity.
+  void reset() {
+    std::string keepText = std::move(lastUserText);
+    std::string keepModel = std::move(modelStorage);
+    ChatRequestFields::operator=(ChatRequestFields{});
+    lastUserText = std::move(keepText);
+    lastUserText.clear();
+    modelStorage = std::move(keepModel);
+    modelStorage.clear();
+  }
+
+ private:
+  void rebind() {
+    if (modelOwned) model = modelStorage;
+  }
 };
 
 // Parses and validates a Chat Completions body. Checks: valid UTF-8 JSON object; "model" a

@@ -374,10 +374,28 @@ TEST(ChatRequest, ModelErrors) {
   }
   expectFieldError(withMessages(R"("model":"")"),
                    "Invalid value for 'model': expected a non-empty string.", "model");
-  expectFieldError(withMessages(R"("model":"openai\/gpt-4o")"),
-                   "Invalid value for 'model': escape sequences in the model name are not "
-                   "supported.",
-                   "model");
+}
+
+TEST(ChatRequest, EscapedModelNameIsUnescapedAndSurvivesCopies) {
+  // PHP's json_encode escapes '/', so "openai\/gpt-4o" must mean "openai/gpt-4o".
+  std::string body = withMessages(R"("model":"openai\/gpt-4o")");
+  ChatRequest req = parseOk(body);
+  EXPECT_EQ(req.model, "openai/gpt-4o");
+  EXPECT_TRUE(req.modelOwned);
+  EXPECT_EQ(body.substr(req.modelSpan.begin, req.modelSpan.end - req.modelSpan.begin),
+            R"("openai\/gpt-4o")");
+  ChatRequest copy = req;
+  ChatRequest moved = std::move(req);
+  EXPECT_EQ(copy.model, "openai/gpt-4o");
+  EXPECT_EQ(moved.model, "openai/gpt-4o");
+  EXPECT_EQ(copy.model.data(), copy.modelStorage.data());  // points at its own storage
+  EXPECT_EQ(moved.model.data(), moved.modelStorage.data());
+  // Reusing the struct for a plain name drops the owned copy.
+  std::string plain = withMessages(R"("model":"m")");
+  ASSERT_FALSE(parseChatRequest(plain, moved));
+  EXPECT_EQ(moved.model, "m");
+  EXPECT_FALSE(moved.modelOwned);
+  EXPECT_EQ(moved.model.data(), plain.data() + plain.find("\"m\"") + 1);
 }
 
 TEST(ChatRequest, MessagesErrors) {
