@@ -38,7 +38,6 @@ void Server::run() {
     ++signalsSeen;
     if (signalsSeen == 1) {
       spdlog::info("signal {}: draining (grace {} ms)", sig, opts_.shutdownGrace.count());
-      draining_.store(true);
       if (opts_.onDrain) opts_.onDrain();
       for (auto& w : workers_) w->drain();
       grace.expires_after(opts_.shutdownGrace);

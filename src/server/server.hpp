@@ -1,7 +1,6 @@
 #pragma once
 // HTTP/1.1 front end: N I/O threads, each with its own io_context and SO_REUSEPORT acceptor, so a
 // connection lives on one thread for its whole life and the request path takes no locks.
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -52,15 +51,11 @@ class Server {
   // Serves until SIGTERM/SIGINT, then drains: stop accepting, finish in-flight requests up to the
   // shutdown grace, close the rest. Returns when every I/O thread has stopped.
   void run();
-  // True from the first shutdown signal on (readiness reports "draining").
-  [[nodiscard]] bool draining() const { return draining_.load(std::memory_order_relaxed); }
-  [[nodiscard]] const std::atomic<bool>& drainingFlag() const { return draining_; }
 
  private:
   Options opts_;
   HandlerFactory factory_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::atomic<bool> draining_{false};
 };
 
 }  // namespace llmux::server

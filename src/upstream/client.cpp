@@ -82,12 +82,6 @@ void Client::closeIdle() {
   idle_.clear();
 }
 
-size_t Client::idleCount() const {
-  size_t n = 0;
-  for (const auto& [target, conns] : idle_) n += conns.size();
-  return n;
-}
-
 std::unique_ptr<Connection> Client::checkout(const Target& t) {
   auto it = idle_.find(std::string_view(t.poolKey));
   if (it == idle_.end()) return nullptr;

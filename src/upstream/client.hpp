@@ -56,7 +56,6 @@ class Client {
   [[nodiscard]] boost::asio::any_io_executor executor() const { return ex_; }
   // Closes every idle pooled connection (shutdown).
   void closeIdle();
-  [[nodiscard]] size_t idleCount() const;
 
  private:
   friend class Exchange;
@@ -106,7 +105,6 @@ class Exchange final : private TimeoutSweep::Entry {
   void release();
   // Closes the connection at once; a pending operation completes with Failure::Cancelled.
   void abort();
-  [[nodiscard]] bool reusedConnection() const { return reused_; }
   [[nodiscard]] bool gotBody() const { return gotBody_; }
   [[nodiscard]] const std::string& errorDetail() const { return detail_; }
 
