@@ -47,6 +47,17 @@ bool retryableAnswer(int status, const GatewayError& err, std::string_view shoul
   return status == 408 || status == 409 || status == 429 || status >= 500;
 }
 
+struct RetryHint {
+  bool retryable = false;
+  std::optional<int64_t> retryAfterSeconds;
+};
+
+RetryHint retryHint(int status, std::string_view body, std::optional<int64_t> retryAfter,
+                    std::string_view shouldRetry) {
+  const GatewayError err = openai::mapUpstreamError(status, body, retryAfter);
+  return {retryableAnswer(status, err, shouldRetry), err.retryAfterSeconds};
+}
+
 struct AbortTimer final : http::ResponseWriter::Abortable {
   explicit AbortTimer(net::steady_timer& t) : timer(t) {}
   void abortNow() override { timer.cancel(); }
@@ -62,16 +73,6 @@ struct WatchGuard {
   WatchGuard(const WatchGuard&) = delete;
   WatchGuard& operator=(const WatchGuard&) = delete;
   http::ResponseWriter& out;
-};
-
-// Small fixed list of response headers (no allocation).
-struct Headers {
-  std::array<http::Header, 8> items{};
-  size_t n = 0;
-  void add(std::string_view k, std::string_view v) {
-    if (n < items.size()) items[n++] = {k, v};
-  }
-  [[nodiscard]] std::span<const http::Header> span() const { return {items.data(), n}; }
 };
 
 GatewayError failureError(upstream::Failure f, const DeploymentRt& d, const upstream::Exchange& ex,
@@ -302,11 +303,19 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
     t.firstByte = d.timeout;
     t.idle = d.timeout;
   }
-  std::optional<upstream::Exchange> ex;
-  net::steady_timer backoff(ex_);
+  // The exchange, the retry timer and the header list live in the Scratch, not in this coroutine's
+  // frame: it stays under Asio's 1 KiB frame-recycling limit that way (no malloc per request).
+  auto& ex = sc.exchange;
+  if (!sc.backoff) sc.backoff.emplace(ex_);
+  auto& backoff = *sc.backoff;
+  struct DropExchange {
+    std::optional<upstream::Exchange>& e;
+    ~DropExchange() { e.reset(); }  // releases the connection when this request is done with it
+  } dropExchange{ex};
   AbortAttempt abort(ex, backoff);
   WatchGuard watch(out, &abort);
-  Headers base;
+  Headers& base = sc.headers;
+  base.n = 0;
   base.add("x-llmux-model-group", d.cfg->modelName);
   base.add("x-llmux-deployment", d.cfg->id);
   const auto t0 = Clock::now();
@@ -331,7 +340,7 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
       const bool retryable = f == upstream::Failure::Connect || f == upstream::Failure::Reset;
       if (!(mayRetry && retryable && co_await sleepBeforeRetry(backoff, attempt, {}, t.deadline))) {
         outcome.upstreamUs = usSince(t0);
-        co_await sendError(out, failureError(f, d, *ex, chat.stream), outcome, base.span());
+        co_await sendFailure(out, outcome, base.span(), f, d, *ex, chat.stream);
         co_return;
       }
       if (out.clientGone()) {
@@ -364,20 +373,14 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
           co_return;
         }
         outcome.upstreamUs = usSince(t0);
-        co_await sendError(out, failureError(rf, d, *ex, chat.stream), outcome, base.span());
+        co_await sendFailure(out, outcome, base.span(), rf, d, *ex, chat.stream);
         co_return;
       }
       if (data.empty()) break;
       if (sc.respBody.size() + data.size() > limit) {
         outcome.upstreamUs = usSince(t0);
         ex->abort();
-        co_await sendError(
-            out,
-            GatewayError::badGateway(
-                fmt::format("Upstream response for deployment '{}' exceeds {} bytes.", d.cfg->id,
-                            limit),
-                "upstream_response_too_large"),
-            outcome, base.span());
+        co_await sendTooLarge(out, outcome, base.span(), d, limit);
         co_return;
       }
       sc.respBody.append(data);
@@ -385,9 +388,11 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
     ex->release();
 
     if (!ok) {
-      auto err = openai::mapUpstreamError(status, sc.respBody, retryAfterOf(*ex));
-      if (mayRetry && retryableAnswer(status, err, ex->header("x-should-retry")) &&
-          co_await sleepBeforeRetry(backoff, attempt, err.retryAfterSeconds, t.deadline)) {
+      const auto retryAfter = retryAfterOf(*ex);
+      const RetryHint hint =
+          retryHint(status, sc.respBody, retryAfter, ex->header("x-should-retry"));
+      if (mayRetry && hint.retryable &&
+          co_await sleepBeforeRetry(backoff, attempt, hint.retryAfterSeconds, t.deadline)) {
         if (out.clientGone()) {
           clientGone();
           co_return;
@@ -395,7 +400,7 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
         continue;
       }
       outcome.upstreamUs = usSince(t0);
-      co_await sendError(out, err, outcome, base.span());
+      co_await sendUpstreamError(out, outcome, base.span(), status, sc.respBody, retryAfter);
       co_return;
     }
     outcome.upstreamUs = usSince(t0);
@@ -403,12 +408,39 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
     outcome.promptTokens = usage.promptTokens;
     outcome.completionTokens = usage.completionTokens;
     outcome.status = status;
-    Headers h = base;
-    h.add("content-type", sc.contentType.empty() ? std::string_view("application/json")
-                                                 : std::string_view(sc.contentType));
-    co_await out.respond(status, h.span(), sc.respBody);
+    base.add("content-type", sc.contentType.empty() ? std::string_view("application/json")
+                                                    : std::string_view(sc.contentType));
+    co_await out.respond(status, base.span(), sc.respBody);
     co_return;
   }
+}
+
+// Error answers are built in these small coroutines rather than inline: their temporaries would
+// otherwise sit in runOpenAI's coroutine frame on every request, and frames over 1 KiB are not
+// recycled by Asio (a malloc each).
+net::awaitable<void> Engine::sendFailure(http::ResponseWriter& out, RequestOutcome& outcome,
+                                         std::span<const http::Header> headers, upstream::Failure f,
+                                         const DeploymentRt& d, const upstream::Exchange& ex,
+                                         bool stream) {
+  co_await sendError(out, failureError(f, d, ex, stream), outcome, headers);
+}
+
+net::awaitable<void> Engine::sendTooLarge(http::ResponseWriter& out, RequestOutcome& outcome,
+                                          std::span<const http::Header> headers,
+                                          const DeploymentRt& d, size_t limit) {
+  co_await sendError(
+      out,
+      GatewayError::badGateway(
+          fmt::format("Upstream response for deployment '{}' exceeds {} bytes.", d.cfg->id, limit),
+          "upstream_response_too_large"),
+      outcome, headers);
+}
+
+net::awaitable<void> Engine::sendUpstreamError(http::ResponseWriter& out, RequestOutcome& outcome,
+                                               std::span<const http::Header> headers, int status,
+                                               std::string_view body,
+                                               std::optional<int64_t> retryAfter) {
+  co_await sendError(out, openai::mapUpstreamError(status, body, retryAfter), outcome, headers);
 }
 
 net::awaitable<bool> Engine::sleepBeforeRetry(net::steady_timer& timer, int attempt,

@@ -2,11 +2,14 @@
 // The per-I/O-thread request engine: picks the deployment, calls the provider (the built-in mock or
 // an OpenAI-compatible upstream) under the deployment's timeouts, and relays the answer, streamed
 // or not. It owns this thread's upstream connection pools, so nothing here is shared or locked.
+#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,16 @@ struct RequestOutcome {
   std::string errorType;  // OpenAI error type, or a gateway reason such as client_closed_request
 };
 
+// Small fixed list of response headers (no allocation).
+struct Headers {
+  std::array<http::Header, 8> items{};
+  size_t n = 0;
+  void add(std::string_view k, std::string_view v) {
+    if (n < items.size()) items[n++] = {k, v};
+  }
+  [[nodiscard]] std::span<const http::Header> span() const { return {items.data(), n}; }
+};
+
 // Buffers one request needs while it is in flight. Requests on one I/O thread interleave at every
 // co_await, so nothing per-request may live in the Engine itself; scratch sets are recycled through
 // a free list instead, keeping their capacity, so the steady state allocates nothing.
@@ -46,6 +59,9 @@ struct Scratch {
   std::string upRead;          // upstream body bytes as read
   std::string contentType;     // upstream content-type, copied
   providers::SseParser sse;
+  std::optional<upstream::Exchange> exchange;        // the current upstream attempt
+  std::optional<boost::asio::steady_timer> backoff;  // the wait between attempts
+  Headers headers;                                   // x-llmux-* and content-type of the answer
   void trim();  // drops unusually large buffers before the set goes back to the pool
 };
 
@@ -98,6 +114,17 @@ class Engine {
                                            const DeploymentRt& d, http::Request& req,
                                            http::ResponseWriter& out, RequestOutcome& outcome,
                                            Scratch& sc);
+  boost::asio::awaitable<void> sendFailure(http::ResponseWriter& out, RequestOutcome& outcome,
+                                           std::span<const http::Header> headers,
+                                           upstream::Failure f, const DeploymentRt& d,
+                                           const upstream::Exchange& ex, bool stream);
+  boost::asio::awaitable<void> sendTooLarge(http::ResponseWriter& out, RequestOutcome& outcome,
+                                            std::span<const http::Header> headers,
+                                            const DeploymentRt& d, size_t limit);
+  boost::asio::awaitable<void> sendUpstreamError(http::ResponseWriter& out, RequestOutcome& outcome,
+                                                 std::span<const http::Header> headers, int status,
+                                                 std::string_view body,
+                                                 std::optional<int64_t> retryAfter);
   // Waits before retry `attempt`+1; false when the wait would pass `deadline` or was cancelled.
   boost::asio::awaitable<bool> sleepBeforeRetry(boost::asio::steady_timer& timer, int attempt,
                                                 std::optional<int64_t> retryAfterSeconds,
