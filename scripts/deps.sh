@@ -7,7 +7,7 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   clang clang-format clang-tidy libclang-rt-14-dev
   libboost1.81-dev libboost-url1.81-dev
-  libsimdjson-dev libyaml-cpp-dev libssl-dev libsqlite3-dev libpq-dev libhiredis-dev
+  libsimdjson-dev libyaml-cpp-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev libhiredis-dev
   libspdlog-dev libfmt-dev libcli11-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 openssl
