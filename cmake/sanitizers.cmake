@@ -8,4 +8,5 @@ endif()
 # Coverage instrumentation goes only on the pure parsing modules the fuzz targets exercise: clang 14
 # cannot emit sanitizer-coverage tables for coroutine bodies ("Cannot represent a difference across
 # sections"), and the I/O modules are covered by the integration tests instead.
-set(LLMUX_FUZZED_MODULES common config types http providers_common providers_openai providers_mock)
+set(LLMUX_FUZZED_MODULES common config types http providers_common providers_openai providers_mock
+    providers_anthropic)
