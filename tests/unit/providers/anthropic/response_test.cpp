@@ -16,9 +16,14 @@
 #include <vector>
 
 #include "providers/anthropic/anthropic.hpp"
+#include "unit/golden_files.hpp"
 
 namespace llmux::providers::anthropic {
 namespace {
+
+using llmux::testing::readFile;
+using llmux::testing::updatingGolden;
+using llmux::testing::writeFile;
 
 namespace fs = std::filesystem;
 
@@ -28,23 +33,6 @@ constexpr std::string_view kInputSuffix = ".anthropic.json";
 
 fs::path goldenDir() {
   return fs::path(LLMUX_TEST_DATA) / "golden" / "anthropic" / "response";
-}
-
-bool updating() {
-  const char* v = std::getenv("LLMUX_UPDATE_GOLDEN");
-  return v != nullptr && *v != '\0' && std::string_view(v) != "0";
-}
-
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void writeFile(const fs::path& p, std::string_view data) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
 std::vector<std::string> goldenNames() {
@@ -102,7 +90,7 @@ TEST_P(AnthropicResponseGolden, MatchesExpected) {
   ASSERT_FALSE(actual.empty());
   EXPECT_TRUE(isValidJson(actual)) << actual;
   // Files end with a newline so they diff and cat cleanly; the translator emits none.
-  if (updating()) {
+  if (updatingGolden()) {
     writeFile(expected, actual + "\n");
     return;
   }

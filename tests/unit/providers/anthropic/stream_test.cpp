@@ -3,6 +3,7 @@
 // without stream_options.include_usage. Set LLMUX_UPDATE_GOLDEN=1 to rewrite the expected files,
 // then review the diff.
 #include "providers/anthropic/stream.hpp"
+#include "unit/golden_files.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -20,6 +21,10 @@
 namespace llmux::providers::anthropic {
 namespace {
 
+using llmux::testing::readFile;
+using llmux::testing::updatingGolden;
+using llmux::testing::writeFile;
+
 namespace fs = std::filesystem;
 
 constexpr std::string_view kModel = "claude-client-alias";
@@ -28,18 +33,6 @@ constexpr int64_t kCreated = 1767225600;
 
 fs::path goldenDir() {
   return fs::path(LLMUX_TEST_DATA) / "golden" / "anthropic" / "stream";
-}
-
-bool updating() {
-  const char* v = std::getenv("LLMUX_UPDATE_GOLDEN");
-  return v != nullptr && *v != '\0' && std::string_view(v) != "0";
-}
-
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 struct Result {
@@ -102,8 +95,8 @@ TEST_P(GoldenStream, MatchesExpected) {
   const fs::path expectedPath = goldenDir() / (name + ".openai.sse");
 
   const Result whole = translate(input, {}, includeUsage);
-  if (updating()) {
-    std::ofstream(expectedPath, std::ios::binary) << whole.out;
+  if (updatingGolden()) {
+    writeFile(expectedPath, whole.out);
   }
   const std::string expected = readFile(expectedPath);
   EXPECT_EQ(whole.out, expected);

@@ -15,10 +15,15 @@
 #include <fmt/format.h>
 
 #include "providers/openai/openai.hpp"
+#include "unit/golden_files.hpp"
 #include "unit/providers/openai/request_spans.hpp"
 
 namespace llmux::providers::openai {
 namespace {
+
+using llmux::testing::readFile;
+using llmux::testing::updatingGolden;
+using llmux::testing::writeFile;
 
 namespace fs = std::filesystem;
 
@@ -28,26 +33,9 @@ fs::path goldenDir(std::string_view sub) {
   return fs::path(LLMUX_TEST_DATA) / "golden" / "openai" / sub;
 }
 
-bool updating() {
-  const char* v = std::getenv("LLMUX_UPDATE_GOLDEN");
-  return v != nullptr && *v != '\0' && std::string_view(v) != "0";
-}
-
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void writeFile(const fs::path& p, std::string_view data) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
 // Compares with (or, when updating, rewrites) the expected file.
 void checkGolden(const fs::path& expectedPath, const std::string& actual) {
-  if (updating()) {
+  if (updatingGolden()) {
     writeFile(expectedPath, actual);
     return;
   }
