@@ -36,24 +36,7 @@ fs::path goldenDir() {
 }
 
 std::vector<std::string> goldenNames() {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(goldenDir(), ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() > kInputSuffix.size() && name.ends_with(kInputSuffix)) {
-      out.push_back(name.substr(0, name.size() - kInputSuffix.size()));
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string paramName(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
+  return llmux::testing::goldenStems(goldenDir(), kInputSuffix);
 }
 
 bool isValidJson(const std::string& s) {
@@ -99,7 +82,7 @@ TEST_P(AnthropicResponseGolden, MatchesExpected) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, AnthropicResponseGolden, ::testing::ValuesIn(goldenNames()),
-                         paramName);
+                         llmux::testing::goldenParamName);
 
 TEST(AnthropicResponseGoldenDir, CoversTheRequiredCases) {
   const auto names = goldenNames();

@@ -44,26 +44,8 @@ void checkGolden(const fs::path& expectedPath, const std::string& actual) {
   EXPECT_EQ(actual, readFile(expectedPath)) << expectedPath;
 }
 
-// Stems of the files in `sub` ending with `suffix`, sorted.
 std::vector<std::string> stems(std::string_view sub, std::string_view suffix) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(goldenDir(sub), ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() > suffix.size() && name.ends_with(suffix)) {
-      out.push_back(name.substr(0, name.size() - suffix.size()));
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string paramName(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
+  return llmux::testing::goldenStems(goldenDir(sub), suffix);
 }
 
 bool isValidJson(std::string_view s) {
@@ -96,7 +78,8 @@ TEST_P(OpenAiGoldenUpstreamBody, Matches) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, OpenAiGoldenUpstreamBody,
-                         ::testing::ValuesIn(stems("upstream_body", ".request.json")), paramName);
+                         ::testing::ValuesIn(stems("upstream_body", ".request.json")),
+                         llmux::testing::goldenParamName);
 
 // <status>_<name>.body -> <status>_<name>.expected.json: the client status line, then the error
 // JSON.
@@ -114,7 +97,8 @@ TEST_P(OpenAiGoldenUpstreamError, Matches) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, OpenAiGoldenUpstreamError,
-                         ::testing::ValuesIn(stems("upstream_error", ".body")), paramName);
+                         ::testing::ValuesIn(stems("upstream_error", ".body")),
+                         llmux::testing::goldenParamName);
 
 // <name>.data (one SSE data payload) -> <name>.expected: kind, then usage when present.
 class OpenAiGoldenStreamChunk : public ::testing::TestWithParam<std::string> {};
@@ -147,7 +131,8 @@ TEST_P(OpenAiGoldenStreamChunk, Matches) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, OpenAiGoldenStreamChunk,
-                         ::testing::ValuesIn(stems("stream_chunk", ".data")), paramName);
+                         ::testing::ValuesIn(stems("stream_chunk", ".data")),
+                         llmux::testing::goldenParamName);
 
 TEST(OpenAiGolden, DirectoriesArePopulated) {
   EXPECT_GE(stems("upstream_body", ".request.json").size(), 5u);
