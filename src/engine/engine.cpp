@@ -117,8 +117,7 @@ std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
 
 void Scratch::trim() {
   constexpr size_t kKeep = 256 * 1024;
-  for (std::string* b :
-       {&upHead, &upBody, &respBody, &outBuf, &errJson, &upRead, &chat.lastUserText}) {
+  for (std::string* b : {&upHead, &upBody, &respBody, &outBuf, &upRead, &chat.lastUserText}) {
     if (b->capacity() > kKeep) std::string().swap(*b);
   }
   upHeaders.shrink(kKeep);
@@ -382,6 +381,11 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
         ex->abort();
         co_await sendTooLarge(out, outcome, base.span(), d, limit);
         co_return;
+      }
+      if (sc.respBody.empty() && ex->done()) {
+        // The whole body came in one read (the usual case): take the read buffer, do not copy it.
+        sc.respBody.swap(sc.upRead);
+        break;
       }
       sc.respBody.append(data);
     }

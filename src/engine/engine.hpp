@@ -54,7 +54,6 @@ struct Scratch {
   std::string upBody;
   std::string respBody;
   std::string outBuf;
-  std::string errJson;
   http::HeaderList upHeaders;  // upstream response header fields
   std::string upRead;          // upstream body bytes as read
   std::string contentType;     // upstream content-type, copied
