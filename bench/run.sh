@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: llmux (release, one I/O thread) side by side with nginx as a plain proxy and Portkey's
-# gateway, through ../shared/bench/compare.sh, for the openai and openai-stream scenarios; then llmux's
-# resident memory idle and at 256 connections. Compare ratios within one run only.
+# gateway, through ../shared/bench/compare.sh, for the openai, openai-stream, anthropic and
+# anthropic-stream scenarios (SCENARIOS= picks a subset); then llmux's resident memory idle and at
+# 256 connections. Compare ratios within one run only.
 #   BENCH_SECONDS (8) BENCH_CONNS (32) PORTKEY (1) BENCH_ACCESS_LOG (a temp file; "" = off)
 #   PIN=1: mock and wrk on core 0, every proxy (nginx, Portkey, llmux) on core 1 (compare.sh's mode)
 set -euo pipefail
@@ -23,8 +24,14 @@ hwm() { awk '/VmHWM/{print $2}' "/proc/$gw_pid/status"; }
 echo "machine: $(nproc) cores, $(awk '/model name/{$1=$2=$3="";print;exit}' /proc/cpuinfo | xargs), kernel $(uname -r)"
 echo "llmux: $("$root/build/llmux" --version), 1 I/O thread, access log ${log:-off}, PIN=${PIN:-0}"
 echo "rss_idle_kb=$(rss)"
-for sc in openai openai-stream; do
-  model=gpt-4o-mini; [ "$sc" = openai-stream ] && model=gpt-4o-mini-stream
+for sc in ${SCENARIOS:-openai openai-stream anthropic anthropic-stream}; do
+  case $sc in
+    openai) model=gpt-4o-mini ;;
+    openai-stream) model=gpt-4o-mini-stream ;;
+    anthropic) model=claude-sonnet-4-5 ;;
+    anthropic-stream) model=claude-sonnet-4-5-stream ;;
+    *) echo "bench: unknown scenario $sc" >&2; exit 2 ;;
+  esac
   SCENARIO=$sc GW_MODEL=$model GW_PID=$gw_pid GW_KEY=sk-bench PORTKEY=${PORTKEY:-1} \
     GW_URL=http://127.0.0.1:4000/v1/chat/completions "$shared/compare.sh" "$secs" "$conns"
 done

@@ -9,4 +9,5 @@ endif()
 # cannot emit sanitizer-coverage tables for coroutine bodies ("Cannot represent a difference across
 # sections"), and the I/O modules are covered by the integration tests instead.
 set(LLMUX_FUZZED_MODULES common config types http providers_common providers_openai providers_mock
-    providers_anthropic)
+    providers_anthropic providers_gemini providers_bedrock providers_cohere providers_ollama
+    providers_mistral providers_embeddings messages_api)

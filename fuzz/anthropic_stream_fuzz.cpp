@@ -1,7 +1,7 @@
-// Fuzzes the Anthropic → OpenAI stream translator behind the real SSE parser. Besides "no crash",
-// it checks that everything a client would receive is a sequence of `data: <JSON object |
-// [DONE]>\n\n` events, that nothing follows an error or [DONE], and that token counts are never
-// negative.
+// Fuzzes the Anthropic adapter's stream decoder (SSE framing + event translation). Besides "no
+// crash", it checks that everything a client would receive is a sequence of `data: <JSON object |
+// [DONE]>\n\n` events, that nothing follows an error or [DONE], that the status agrees with the
+// output, and that token counts are never negative.
 #include <simdjson.h>
 
 #include <cstddef>
@@ -10,17 +10,16 @@
 #include <string_view>
 
 #include "fuzz_check.hpp"
-#include "providers/anthropic/stream.hpp"
-#include "providers/common/sse_parser.hpp"
+#include "providers/anthropic/anthropic.hpp"
 
 namespace {
 
-using llmux::providers::SseEvent;
-using llmux::providers::SseParser;
-using llmux::providers::anthropic::StreamTranslator;
+using llmux::providers::StreamStatus;
 
-void checkOutput(std::string_view out, simdjson::dom::parser& json) {
+// Returns the kind of the last event: 0 none, 1 chunk, 2 error, 3 [DONE].
+int checkOutput(std::string_view out, simdjson::dom::parser& json) {
   bool ended = false;  // an error or [DONE] was seen
+  int last = 0;
   while (!out.empty()) {
     LLMUX_FUZZ_CHECK(!ended);
     LLMUX_FUZZ_CHECK(out.starts_with("data: "));
@@ -30,14 +29,17 @@ void checkOutput(std::string_view out, simdjson::dom::parser& json) {
     LLMUX_FUZZ_CHECK(payload.find('\n') == std::string_view::npos);
     if (payload == "[DONE]") {
       ended = true;
+      last = 3;
     } else {
       simdjson::dom::element doc;
       LLMUX_FUZZ_CHECK(json.parse(payload).get(doc) == simdjson::SUCCESS);
       LLMUX_FUZZ_CHECK(doc.is_object());
       ended = doc["error"].error() == simdjson::SUCCESS;
+      last = ended ? 2 : 1;
     }
     out.remove_prefix(end + 2);
   }
+  return last;
 }
 
 }  // namespace
@@ -49,25 +51,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
   const size_t cut = input.empty() ? 0 : (data[0] >> 1) % (input.size() + 1);
 
-  StreamTranslator t("client-model", "chatcmpl-fuzz", 1767225600, includeUsage);
-  SseParser parser(1u << 16);
+  const auto& adapter = llmux::providers::anthropic::adapter();
+  auto decoder =
+      adapter.makeStreamDecoder({"client-model", "chatcmpl-fuzz", 1767225600, includeUsage});
   std::string out;
-  bool failed = false;
-  auto onEvent = [&](const SseEvent& ev) {
+  StreamStatus status = decoder->feed(input.substr(0, cut), out);
+  if (status == StreamStatus::Continue) {
+    status = decoder->feed(input.substr(cut), out);
+  } else {
+    // Once the stream ended, later bytes change nothing.
     const size_t before = out.size();
-    const bool ok = t.onEvent(ev.event, ev.data, out);
-    if (failed) LLMUX_FUZZ_CHECK(!ok && out.size() == before);  // silent after an error
-    if (!ok) failed = true;
-  };
-  if (parser.feed(input.substr(0, cut), onEvent)) parser.feed(input.substr(cut), onEvent);
-  const size_t before = out.size();
-  const bool finished = t.finish(out);
-  if (!finished) LLMUX_FUZZ_CHECK(out.size() == before);
-  if (failed) LLMUX_FUZZ_CHECK(!finished);
-  if (finished) LLMUX_FUZZ_CHECK(out.ends_with("data: [DONE]\n\n"));
-  LLMUX_FUZZ_CHECK(t.promptTokens() >= 0 && t.completionTokens() >= 0);
+    LLMUX_FUZZ_CHECK(decoder->feed(input.substr(cut), out) == status);
+    LLMUX_FUZZ_CHECK(out.size() == before);
+  }
+  const size_t beforeFinish = out.size();
+  const StreamStatus finished = decoder->finish(out);
+  if (status != StreamStatus::Continue) {
+    LLMUX_FUZZ_CHECK(finished == status);
+    LLMUX_FUZZ_CHECK(out.size() == beforeFinish);
+  } else {
+    // finish() only reports what feed() had not: a stream without message_stop is truncated.
+    LLMUX_FUZZ_CHECK(finished == StreamStatus::Failed);
+    LLMUX_FUZZ_CHECK(out.size() == beforeFinish);
+  }
+  const auto usage = decoder->usage();
+  LLMUX_FUZZ_CHECK(usage.promptTokens >= 0 && usage.completionTokens >= 0);
+  LLMUX_FUZZ_CHECK(usage.totalTokens == usage.promptTokens + usage.completionTokens);
+  LLMUX_FUZZ_CHECK(usage.cachedTokens >= 0 && usage.cachedTokens <= usage.promptTokens);
 
   simdjson::dom::parser json;
-  checkOutput(out, json);
+  const int last = checkOutput(out, json);
+  if (finished == StreamStatus::Done) LLMUX_FUZZ_CHECK(last == 3);
+  if (last == 3) LLMUX_FUZZ_CHECK(finished == StreamStatus::Done);
+  if (last == 2) LLMUX_FUZZ_CHECK(finished == StreamStatus::Failed);
   return 0;
 }

@@ -4,7 +4,9 @@
 
 #include <chrono>
 
+#include "api/messages_route.hpp"
 #include "common/error.hpp"
+#include "messages_api/messages_api.hpp"
 
 namespace llmux::api {
 
@@ -22,6 +24,10 @@ Api::Api(engine::Gateway& gw, net::any_io_executor ex, size_t worker, TimeoutSwe
 
 Api::Route Api::route(std::string_view path) {
   if (path == "/v1/chat/completions" || path == "/chat/completions") return Route::ChatCompletions;
+  if (path == "/v1/embeddings" || path == "/embeddings") return Route::Embeddings;
+  if (path == "/v1/completions" || path == "/completions") return Route::Completions;
+  if (path == "/v1/messages") return Route::Messages;
+  if (path == "/v1/messages/count_tokens") return Route::CountTokens;
   if (path == "/v1/models" || path == "/models") return Route::Models;
   if (path == "/health/liveliness" || path == "/health/liveness") return Route::Liveliness;
   if (path == "/health/readiness") return Route::Readiness;
@@ -32,16 +38,22 @@ Api::Route Api::route(std::string_view path) {
 bool Api::authorized(const http::Request& req) const {
   const std::string& key = gw_.cfg.masterKey;
   if (key.empty()) return true;
+  // Constant-time comparison: the key must not leak through response timing.
+  auto matches = [&](std::string_view v) {
+    return v.size() == key.size() && CRYPTO_memcmp(v.data(), key.data(), key.size()) == 0;
+  };
   std::string_view auth = req.header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() < kBearer.size() ||
-      !boost::beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
-    return false;
+  if (auth.size() >= kBearer.size() &&
+      boost::beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
+    auth.remove_prefix(kBearer.size());
+    while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
+    return matches(auth);
   }
-  auth.remove_prefix(kBearer.size());
-  while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
-  // Constant-time comparison: the key must not leak through response timing.
-  return auth.size() == key.size() && CRYPTO_memcmp(auth.data(), key.data(), key.size()) == 0;
+  // The Anthropic SDKs send x-api-key; Azure OpenAI clients send api-key.
+  if (auto k = req.header("x-api-key"); !k.empty()) return matches(k);
+  if (auto k = req.header("api-key"); !k.empty()) return matches(k);
+  return false;
 }
 
 net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) {
@@ -50,10 +62,13 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
   const auto path = req.path();
   const auto method = req.head.method;
   const Route r = route(path);
-  const bool llmRoute = r == Route::ChatCompletions || r == Route::Models;
-  const bool wantPost = r == Route::ChatCompletions;
+  const bool wantPost =
+      r == Route::ChatCompletions || r == Route::Embeddings || r == Route::Completions;
+  const bool llmRoute = wantPost || r == Route::Models;
 
-  if (r == Route::NotFound) {
+  if (r == Route::Messages || r == Route::CountTokens) {
+    co_await messages(req, out, o, r);
+  } else if (r == Route::NotFound) {
     co_await engine_.sendError(
         out, GatewayError::notFound("Unknown route: " + std::string(path.substr(0, 200)) + "."), o);
   } else if ((wantPost && method != bhttp::verb::post) ||
@@ -79,6 +94,16 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
       case Route::ChatCompletions:
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
         co_await engine_.chatCompletions(req, out, o);
+        gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      case Route::Embeddings:
+        gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
+        co_await engine_.embeddings(req, out, o);
+        gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      case Route::Completions:
+        gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
+        co_await engine_.completions(req, out, o);
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
         break;
       case Route::Models:
@@ -107,11 +132,74 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
         co_await out.respond(200, kProm, text);
         break;
       }
+      case Route::Messages:
+      case Route::CountTokens:
       case Route::NotFound:
         break;
     }
   }
   record(req, out, o, out.bytesWritten() - bytesBefore);
+}
+
+net::awaitable<void> Api::messages(http::Request& req, http::ResponseWriter& out,
+                                   engine::RequestOutcome& o, Route r) {
+  // Errors before the engine runs are answered in Anthropic's shape too.
+  auto fail = [&](GatewayError e,
+                  std::span<const http::Header> extra = {}) -> net::awaitable<void> {
+    o.status = messages_api::anthropicStatus(e);
+    o.errorType = e.type;
+    const std::string body = messages_api::toAnthropicError(e, req.requestId);
+    std::array<http::Header, 2> h{http::Header{"content-type", "application/json"}};
+    size_t n = 1;
+    for (const auto& x : extra) {
+      if (n < h.size()) h[n++] = x;
+    }
+    co_await out.respond(o.status, std::span<const http::Header>(h.data(), n), body);
+  };
+  if (req.head.method != bhttp::verb::post) {
+    const http::Header allow[] = {{"allow", "POST"}};
+    co_await fail(GatewayError{405,
+                               "invalid_request_error",
+                               "Method " + std::string(req.head.methodString.substr(0, 20)) +
+                                   " is not allowed on " + std::string(req.path()) + "; use POST.",
+                               {},
+                               "method_not_allowed",
+                               {}},
+                  allow);
+    co_return;
+  }
+  if (!authorized(req)) {
+    co_await fail(GatewayError::authentication(
+        "Authentication failed: send 'x-api-key: <key>' or 'Authorization: Bearer <key>' with a "
+        "valid llmux key."));
+    co_return;
+  }
+  simdjson::dom::element doc;
+  const std::string& body = req.body();
+  if (messagesParser_.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+      !doc.is_object()) {
+    co_await fail(GatewayError::invalidRequest("The request body is not a valid JSON object."));
+    co_return;
+  }
+  if (r == Route::CountTokens) {
+    o.status = 200;
+    const std::string answer =
+        messages_api::countTokensBody(messages_api::estimateInputTokens(doc));
+    co_await out.respond(200, kJson, answer);
+    co_return;
+  }
+  std::string openaiBody;
+  messages_api::RequestInfo info;
+  if (auto err = messages_api::toOpenAIRequest(doc, openaiBody, info)) {
+    co_await fail(*err);
+    co_return;
+  }
+  info.idFallback = std::string(req.requestId);
+  req.head.body.swap(openaiBody);
+  AnthropicWriter writer(out, info);
+  gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
+  co_await engine_.chatCompletions(req, writer, o);
+  gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Api::record(const http::Request& req, const http::ResponseWriter& out,

@@ -1,4 +1,5 @@
 #pragma once
+#include <simdjson.h>
 // OpenAI-compatible HTTP API: routes, master-key auth, health, models, metrics; per request it
 // records one metrics observation and one access-log record.
 #include <boost/asio/any_io_executor.hpp>
@@ -16,15 +17,29 @@ class Api final : public http::Handler {
   boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& out) override;
 
  private:
-  enum class Route { ChatCompletions, Models, Liveliness, Readiness, Metrics, NotFound };
+  enum class Route {
+    ChatCompletions,
+    Embeddings,
+    Completions,
+    Messages,
+    CountTokens,
+    Models,
+    Liveliness,
+    Readiness,
+    Metrics,
+    NotFound
+  };
   static Route route(std::string_view path);
   [[nodiscard]] bool authorized(const http::Request& req) const;
   void record(const http::Request& req, const http::ResponseWriter& out,
               const engine::RequestOutcome& o, uint64_t bytesOut);
+  boost::asio::awaitable<void> messages(http::Request& req, http::ResponseWriter& out,
+                                        engine::RequestOutcome& o, Route r);
 
   engine::Gateway& gw_;
   engine::Engine engine_;
   observability::Shard& shard_;
+  simdjson::dom::parser messagesParser_;  // /v1/messages bodies (used before any co_await)
 };
 
 }  // namespace llmux::api

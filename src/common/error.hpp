@@ -16,6 +16,10 @@ struct GatewayError {
   std::optional<std::string> param;  // null when absent
   std::optional<std::string> code;   // null when absent
   std::optional<int64_t> retryAfterSeconds;
+  // For the router (set by providers::classifyUpstreamError on upstream answers): worth another
+  // attempt on the same deployment, and worth trying a fallback deployment or model group.
+  bool retryable = false;
+  bool fallbackAllowed = false;
 
   // OpenAI error JSON: {"error":{"message":...,"type":...,"param":...,"code":...}}
   [[nodiscard]] std::string toJson() const;

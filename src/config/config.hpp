@@ -38,6 +38,17 @@ struct Deployment {
   std::optional<int64_t> streamIdleTimeoutMs;  // stream_idle_timeout_ms
   bool sslVerify = true;  // ssl_verify: false disables certificate verification (LiteLLM)
   std::string sslCaFile;  // ssl_verify: "<path>": trust this CA bundle instead of the system store
+  // Provider credentials and placement (LiteLLM litellm_params names; os.environ/ resolved).
+  std::optional<bool> dropParams;  // drop_params: overrides litellm_settings.drop_params
+  std::string vertexProject;       // vertex_project
+  std::string vertexLocation;      // vertex_location
+  std::string vertexCredentials;  // vertex_credentials: service-account JSON file path or JSON text
+  std::string awsAccessKeyId;     // aws_access_key_id
+  std::string awsSecretAccessKey;  // aws_secret_access_key
+  std::string awsSessionToken;     // aws_session_token
+  std::string awsRegionName;       // aws_region_name
+  std::string awsProfileName;      // aws_profile_name
+  std::string azureAdToken;        // azure_ad_token: Entra ID bearer token instead of api-key
   // model_info kept as flat string pairs for /v1/models and later issues.
   std::map<std::string, std::string> modelInfo;
 };
@@ -73,6 +84,7 @@ struct Warning {
 struct Config {
   std::vector<Deployment> deployments;  // in file order
   std::string masterKey;                // general_settings.master_key (empty = no auth)
+  bool dropParams = false;  // litellm_settings.drop_params: drop what a provider cannot honour
   ServerSettings server;
   // One per accepted-but-unimplemented key, per unset os.environ/ variable, and for an empty
   // model_list; sorted by line.

@@ -95,6 +95,20 @@ void parseApiBase(ParseContext& ctx, const Entry& entry, Deployment& d) {
   d.apiBase = std::move(*base);
 }
 
+// String-valued credential and placement keys, by their LiteLLM names.
+std::string* credentialField(Deployment& d, const std::string& k) {
+  if (k == "vertex_project") return &d.vertexProject;
+  if (k == "vertex_location") return &d.vertexLocation;
+  if (k == "vertex_credentials") return &d.vertexCredentials;
+  if (k == "aws_access_key_id") return &d.awsAccessKeyId;
+  if (k == "aws_secret_access_key") return &d.awsSecretAccessKey;
+  if (k == "aws_session_token") return &d.awsSessionToken;
+  if (k == "aws_region_name") return &d.awsRegionName;
+  if (k == "aws_profile_name") return &d.awsProfileName;
+  if (k == "azure_ad_token") return &d.azureAdToken;
+  return nullptr;
+}
+
 void parseLitellmParams(ParseContext& ctx, const Entry& params, Deployment& d) {
   const Entry* model = nullptr;
   const std::vector<Entry> entries = ctx.entries(params.value, params.path);
@@ -146,6 +160,20 @@ void parseLitellmParams(ParseContext& ctx, const Entry& params, Deployment& d) {
       } else if (auto path = ctx.readString(e)) {
         d.sslVerify = true;
         d.sslCaFile = std::move(*path);
+      }
+    } else if (k == "drop_params") {
+      if (auto b = ParseContext::plainBool(e.value)) {
+        d.dropParams = b;
+      } else if (!e.value.IsNull()) {
+        ctx.addProblem(e.path, e.line, "must be true or false");
+      }
+    } else if (std::string* field = credentialField(d, k)) {
+      if (auto v = ctx.readString(e)) {
+        if (isSafeHeaderValue(*v) || k == "vertex_credentials") {
+          *field = std::move(*v);
+        } else {
+          ctx.addProblem(e.path, e.line, "must not contain CR, LF or NUL");
+        }
       }
     } else {
       ctx.notImplemented(e);

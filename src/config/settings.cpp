@@ -85,6 +85,12 @@ void parseLitellmSettings(ParseContext& ctx, const Entry& section, Config& confi
       if (auto s = ctx.readNumber(e, 0, kMaxSeconds, true)) {
         config.server.defaultTimeout = secondsToMillis(*s);
       }
+    } else if (e.key == "drop_params") {
+      if (auto b = ParseContext::plainBool(e.value)) {
+        config.dropParams = *b;
+      } else if (!e.value.IsNull()) {
+        ctx.addProblem(e.path, e.line, "must be true or false");
+      }
     } else {
       ctx.notImplemented(e);
     }

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "common/text.hpp"
+#include "engine/engine_detail.hpp"
 #include "providers/mock/mock.hpp"
 #include "providers/openai/openai.hpp"
 
@@ -17,103 +18,7 @@ namespace net = boost::asio;
 namespace openai = providers::openai;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-constexpr size_t kMaxUpstreamErrorBody = 1 << 20;
-constexpr size_t kMaxUpstreamBody = 64u << 20;
-constexpr auto kTok = net::as_tuple(net::use_awaitable);
-
-uint64_t usSince(Clock::time_point t0) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
-}
-
-// Aborts whichever upstream attempt is running, or the wait before the next one.
-struct AbortAttempt final : http::ResponseWriter::Abortable {
-  AbortAttempt(std::optional<upstream::Exchange>& e, net::steady_timer& t) : ex(e), timer(t) {}
-  void abortNow() override {
-    if (ex) ex->abort();
-    timer.cancel();
-  }
-  std::optional<upstream::Exchange>& ex;
-  net::steady_timer& timer;
-};
-
-// An upstream error answer the official SDKs would retry: x-should-retry decides when present;
-// otherwise 408, 409, 429 (but not an exhausted quota) and every 5xx.
-bool retryableAnswer(int status, const GatewayError& err, std::string_view shouldRetry) {
-  if (shouldRetry == "true") return true;
-  if (shouldRetry == "false") return false;
-  if (err.code && *err.code == "insufficient_quota") return false;
-  return status == 408 || status == 409 || status == 429 || status >= 500;
-}
-
-struct RetryHint {
-  bool retryable = false;
-  std::optional<int64_t> retryAfterSeconds;
-};
-
-RetryHint retryHint(int status, std::string_view body, std::optional<int64_t> retryAfter,
-                    std::string_view shouldRetry) {
-  const GatewayError err = openai::mapUpstreamError(status, body, retryAfter);
-  return {retryableAnswer(status, err, shouldRetry), err.retryAfterSeconds};
-}
-
-struct AbortTimer final : http::ResponseWriter::Abortable {
-  explicit AbortTimer(net::steady_timer& t) : timer(t) {}
-  void abortNow() override { timer.cancel(); }
-  net::steady_timer& timer;
-};
-
-// Stops watching the client on every exit path, before the Abortable it points to goes away.
-struct WatchGuard {
-  WatchGuard(http::ResponseWriter& o, http::ResponseWriter::Abortable* a) : out(o) {
-    out.watchClient(a);
-  }
-  ~WatchGuard() { out.unwatchClient(); }
-  WatchGuard(const WatchGuard&) = delete;
-  WatchGuard& operator=(const WatchGuard&) = delete;
-  http::ResponseWriter& out;
-};
-
-GatewayError failureError(upstream::Failure f, const DeploymentRt& d, const upstream::Exchange& ex,
-                          bool stream) {
-  using upstream::Failure;
-  switch (f) {
-    case Failure::Timeout: {
-      auto ms = stream ? d.streamTimeout.count() : d.timeout.count();
-      return GatewayError::gatewayTimeout(
-          fmt::format("Upstream {} for deployment '{}' did not answer within {} ms.",
-                      d.target.origin, d.cfg->id, ms));
-    }
-    case Failure::Connect:
-      return GatewayError::badGateway(
-          fmt::format("Could not connect to upstream for deployment '{}': {}.", d.cfg->id,
-                      ex.errorDetail()),
-          "upstream_connect_failed");
-    case Failure::Protocol:
-      return GatewayError::badGateway(
-          fmt::format("Upstream for deployment '{}' sent an invalid HTTP response: {}.", d.cfg->id,
-                      ex.errorDetail()),
-          "upstream_protocol_error");
-    default:
-      return GatewayError::badGateway(
-          fmt::format("Upstream connection for deployment '{}' failed: {}.", d.cfg->id,
-                      ex.errorDetail()),
-          "upstream_connection_reset");
-  }
-}
-
-std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
-  if (auto ms = ex.header("retry-after-ms"); !ms.empty()) {
-    if (auto v = openai::parseRetryAfterMs(ms)) return v;
-  }
-  if (auto ra = ex.header("retry-after"); !ra.empty()) {
-    return openai::parseRetryAfter(ra, static_cast<int64_t>(std::time(nullptr)));
-  }
-  return std::nullopt;
-}
-
-}  // namespace
+using namespace detail;  // NOLINT(google-build-using-namespace): this module's own helpers
 
 void Scratch::trim() {
   constexpr size_t kKeep = 256 * 1024;
@@ -207,7 +112,11 @@ net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseW
       co_await runMock(req, chat, d, out, outcome);
       break;
     case ProviderKind::OpenAI:
-      co_await runOpenAI(req, chat, d, out, outcome, *sc);
+      buildOpenAIHead(req, chat, d, *sc);
+      co_await runUpstream(req, chat, d, out, outcome, *sc);
+      break;
+    case ProviderKind::Native:
+      co_await runNative(req, chat, d, out, outcome, *sc);
       break;
     case ProviderKind::Unsupported: {
       const http::Header hs[] = {{"x-llmux-model-group", g->name},
@@ -281,17 +190,22 @@ net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatReques
   co_await out.endStream();
 }
 
-net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequest& chat,
-                                       const DeploymentRt& d, http::ResponseWriter& out,
-                                       RequestOutcome& outcome, Scratch& sc) {
-  openai::buildUpstreamBody(req.body(), chat, d.cfg->upstreamModel, sc.upBody);
+void Engine::buildOpenAIHead(http::Request& req, const types::ChatRequest& chat,
+                             const DeploymentRt& d, Scratch& sc) {
+  openai::buildUpstreamBody(req.body(), chat, d.upstreamModel, sc.upBody);
   sc.upHead.assign(d.requestLinePrefix);
   sc.upHead += "content-type: application/json\r\ncontent-length: ";
   appendDecimal(sc.upHead, static_cast<int64_t>(sc.upBody.size()));
   sc.upHead += "\r\n";
   sc.upHead += d.fixedHeaders;
   sc.upHead += "\r\n";
+  sc.dropped.clear();
+  sc.adapter = nullptr;
+}
 
+net::awaitable<void> Engine::runUpstream(http::Request& req, const types::ChatRequest& chat,
+                                         const DeploymentRt& d, http::ResponseWriter& out,
+                                         RequestOutcome& outcome, Scratch& sc) {
   upstream::Timeouts t;
   t.connect = gw_.cfg.server.connectTimeout;
   if (chat.stream) {
@@ -317,6 +231,7 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
   base.n = 0;
   base.add("x-llmux-model-group", d.cfg->modelName);
   base.add("x-llmux-deployment", d.cfg->id);
+  if (!sc.dropped.empty()) base.add("x-llmux-dropped-params", sc.dropped);
   const auto t0 = Clock::now();
   auto clientGone = [&] {
     outcome.upstreamUs = usSince(t0);
@@ -355,6 +270,12 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
     const bool isSse = ctype.substr(0, 17) == "text/event-stream";
     sc.contentType.assign(ctype);  // the header arena belongs to the exchange; keep our own copy
     if (sc.contentType.find_first_of("\r\n") != std::string::npos) sc.contentType.clear();
+    if (ok && chat.stream && sc.adapter != nullptr) {
+      // Native streams come as SSE, NDJSON or AWS event-stream: the decoder knows which.
+      co_await relayNativeStream(*ex, chat, d, req, out, outcome, sc);
+      outcome.upstreamUs = usSince(t0);
+      co_return;
+    }
     if (ok && chat.stream && isSse) {
       co_await relayStream(*ex, chat, d, req, out, outcome, sc);
       outcome.upstreamUs = usSince(t0);
@@ -394,7 +315,7 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
     if (!ok) {
       const auto retryAfter = retryAfterOf(*ex);
       const RetryHint hint =
-          retryHint(status, sc.respBody, retryAfter, ex->header("x-should-retry"));
+          retryHint(sc.adapter, status, sc.respBody, retryAfter, ex->header("x-should-retry"));
       if (mayRetry && hint.retryable &&
           co_await sleepBeforeRetry(backoff, attempt, hint.retryAfterSeconds, t.deadline)) {
         if (out.clientGone()) {
@@ -404,10 +325,15 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
         continue;
       }
       outcome.upstreamUs = usSince(t0);
-      co_await sendUpstreamError(out, outcome, base.span(), status, sc.respBody, retryAfter);
+      co_await sendUpstreamError(out, outcome, base.span(), sc.adapter, status, sc.respBody,
+                                 retryAfter);
       co_return;
     }
     outcome.upstreamUs = usSince(t0);
+    if (sc.adapter != nullptr) {
+      co_await sendTranslated(out, outcome, sc, status);
+      co_return;
+    }
     auto usage = openai::parseResponseUsage(sc.respBody);
     outcome.promptTokens = usage.promptTokens;
     outcome.completionTokens = usage.completionTokens;
@@ -420,7 +346,7 @@ net::awaitable<void> Engine::runOpenAI(http::Request& req, const types::ChatRequ
 }
 
 // Error answers are built in these small coroutines rather than inline: their temporaries would
-// otherwise sit in runOpenAI's coroutine frame on every request, and frames over 1 KiB are not
+// otherwise sit in runUpstream's coroutine frame on every request, and frames over 1 KiB are not
 // recycled by Asio (a malloc each).
 net::awaitable<void> Engine::sendFailure(http::ResponseWriter& out, RequestOutcome& outcome,
                                          std::span<const http::Header> headers, upstream::Failure f,
@@ -441,10 +367,11 @@ net::awaitable<void> Engine::sendTooLarge(http::ResponseWriter& out, RequestOutc
 }
 
 net::awaitable<void> Engine::sendUpstreamError(http::ResponseWriter& out, RequestOutcome& outcome,
-                                               std::span<const http::Header> headers, int status,
+                                               std::span<const http::Header> headers,
+                                               const providers::Adapter* adapter, int status,
                                                std::string_view body,
                                                std::optional<int64_t> retryAfter) {
-  co_await sendError(out, openai::mapUpstreamError(status, body, retryAfter), outcome, headers);
+  co_await sendError(out, mapUpstream(adapter, status, body, retryAfter), outcome, headers);
 }
 
 net::awaitable<bool> Engine::sleepBeforeRetry(net::steady_timer& timer, int attempt,

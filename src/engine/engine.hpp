@@ -2,6 +2,7 @@
 // The per-I/O-thread request engine: picks the deployment, calls the provider (the built-in mock or
 // an OpenAI-compatible upstream) under the deployment's timeouts, and relays the answer, streamed
 // or not. It owns this thread's upstream connection pools, so nothing here is shared or locked.
+#include <simdjson.h>
 #include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -11,11 +12,13 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.hpp"
 #include "engine/gateway.hpp"
 #include "http/handler.hpp"
+#include "providers/common/adapter.hpp"
 #include "providers/common/sse_parser.hpp"
 #include "types/chat_request.hpp"
 #include "upstream/client.hpp"
@@ -61,6 +64,14 @@ struct Scratch {
   std::optional<upstream::Exchange> exchange;        // the current upstream attempt
   std::optional<boost::asio::steady_timer> backoff;  // the wait between attempts
   Headers headers;                                   // x-llmux-* and content-type of the answer
+  // Native providers (adapters): the translated call, the parameters dropped under drop_params
+  // ("a, b" for x-llmux-dropped-params), the id of our answer and the stream decoder.
+  providers::UpstreamCall call;
+  std::string dropped;
+  std::string answerId;
+  std::unique_ptr<providers::StreamDecoder> decoder;
+  const providers::Adapter* adapter = nullptr;  // translator of this request; null = OpenAI splice
+  bool base64 = false;                          // embeddings: encoding_format "base64"
   void trim();  // drops unusually large buffers before the set goes back to the pool
 };
 
@@ -93,6 +104,11 @@ class Engine {
   boost::asio::awaitable<void> chatCompletions(http::Request& req, http::ResponseWriter& out,
                                                RequestOutcome& outcome);
 
+  boost::asio::awaitable<void> embeddings(http::Request& req, http::ResponseWriter& out,
+                                          RequestOutcome& outcome);
+  boost::asio::awaitable<void> completions(http::Request& req, http::ResponseWriter& out,
+                                           RequestOutcome& outcome);
+
   // Sends `err` as an OpenAI error response and records it in `outcome`.
   static boost::asio::awaitable<void> sendError(http::ResponseWriter& out, const GatewayError& err,
                                                 RequestOutcome& outcome,
@@ -106,9 +122,35 @@ class Engine {
   boost::asio::awaitable<void> runMock(http::Request& req, const types::ChatRequest& chat,
                                        const DeploymentRt& d, http::ResponseWriter& out,
                                        RequestOutcome& outcome);
-  boost::asio::awaitable<void> runOpenAI(http::Request& req, const types::ChatRequest& chat,
+  // Parses a DOM-handled request (embeddings, completions): model, stream, the group. nullptr
+  // with `err` set when it cannot be routed.
+  const ModelGroup* routeSimple(http::Request& req, RequestOutcome& outcome, Scratch& sc,
+                                simdjson::dom::object& obj, std::optional<GatewayError>& err);
+  void buildOpenAIHead(http::Request& req, const types::ChatRequest& chat, const DeploymentRt& d,
+                       Scratch& sc);
+  // Translates the request for a native provider into sc.upHead/upBody; `bearer` is an OAuth
+  // token for providers that authenticate per request (Vertex AI).
+  std::optional<GatewayError> buildNativeHead(std::string_view body, bool stream,
+                                              const DeploymentRt& d, Scratch& sc,
+                                              std::string_view bearer);
+  boost::asio::awaitable<void> runNative(http::Request& req, const types::ChatRequest& chat,
                                          const DeploymentRt& d, http::ResponseWriter& out,
                                          RequestOutcome& outcome, Scratch& sc);
+  // Vertex AI: this thread's cached access token for the deployment's service account, fetched or
+  // refreshed when it is missing or within five minutes of expiry.
+  boost::asio::awaitable<std::optional<GatewayError>> googleToken(const DeploymentRt& d,
+                                                                  std::string& token);
+  // Sends the prepared sc.upHead/upBody with the deployment's retries and relays the answer.
+  boost::asio::awaitable<void> runUpstream(http::Request& req, const types::ChatRequest& chat,
+                                           const DeploymentRt& d, http::ResponseWriter& out,
+                                           RequestOutcome& outcome, Scratch& sc);
+  boost::asio::awaitable<void> relayNativeStream(upstream::Exchange& ex,
+                                                 const types::ChatRequest& chat,
+                                                 const DeploymentRt& d, http::Request& req,
+                                                 http::ResponseWriter& out, RequestOutcome& outcome,
+                                                 Scratch& sc);
+  boost::asio::awaitable<void> sendTranslated(http::ResponseWriter& out, RequestOutcome& outcome,
+                                              Scratch& sc, int status);
   boost::asio::awaitable<void> relayStream(upstream::Exchange& ex, const types::ChatRequest& chat,
                                            const DeploymentRt& d, http::Request& req,
                                            http::ResponseWriter& out, RequestOutcome& outcome,
@@ -121,7 +163,8 @@ class Engine {
                                             std::span<const http::Header> headers,
                                             const DeploymentRt& d, size_t limit);
   boost::asio::awaitable<void> sendUpstreamError(http::ResponseWriter& out, RequestOutcome& outcome,
-                                                 std::span<const http::Header> headers, int status,
+                                                 std::span<const http::Header> headers,
+                                                 const providers::Adapter* adapter, int status,
                                                  std::string_view body,
                                                  std::optional<int64_t> retryAfter);
   // Waits before retry `attempt`+1; false when the wait would pass `deadline` or was cancelled.
@@ -136,7 +179,15 @@ class Engine {
   upstream::Client client_;
   std::vector<double> wrr_;  // smooth weighted round-robin state per deployment
   ScratchPool scratch_;
-  uint64_t rng_;  // xorshift state for retry jitter (seeded per thread)
+  uint64_t rng_;                // xorshift state for retry jitter (seeded per thread)
+  simdjson::dom::parser json_;  // translators' parser; used between co_awaits only
+  struct GoogleTokenState {
+    std::string token;
+    std::chrono::steady_clock::time_point refreshAt{};
+    bool fetching = false;
+    std::vector<boost::asio::steady_timer*> waiters;  // requests waiting for the fetch
+  };
+  std::unordered_map<const GoogleServiceAccount*, GoogleTokenState> googleTokens_;
 };
 
 }  // namespace llmux::engine

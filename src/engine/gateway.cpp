@@ -9,23 +9,11 @@
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "engine/deployment_setup.hpp"
 
 namespace llmux::engine {
 
 namespace {
-
-struct ProviderInfo {
-  ProviderKind kind;
-  const char* defaultBase;  // nullptr: api_base required
-  const char* keyEnv;       // env var used when api_key is empty
-};
-
-ProviderInfo providerInfo(std::string_view p) {
-  if (p == "openai") return {ProviderKind::OpenAI, "https://api.openai.com/v1", "OPENAI_API_KEY"};
-  if (p == "hosted_vllm") return {ProviderKind::OpenAI, nullptr, "HOSTED_VLLM_API_KEY"};
-  if (p == "mock") return {ProviderKind::Mock, nullptr, nullptr};
-  return {ProviderKind::Unsupported, nullptr, nullptr};
-}
 
 std::vector<size_t> groupIndexOf(const config::Config& cfg, const std::vector<std::string>& names) {
   std::vector<size_t> out;
@@ -76,71 +64,11 @@ Gateway::Gateway(const config::Config& c, size_t workers)
     rt.cfg = &d;
     rt.index = i;
     rt.group = groupByName.at(d.modelName);
-    auto info = providerInfo(d.provider);
-    rt.kind = info.kind;
     rt.timeout = d.timeoutSeconds ? seconds(*d.timeoutSeconds) : c.server.defaultTimeout;
     rt.streamTimeout = d.streamTimeoutSeconds ? seconds(*d.streamTimeoutSeconds) : rt.timeout;
     rt.streamIdleTimeout = d.streamIdleTimeoutMs ? std::chrono::milliseconds(*d.streamIdleTimeoutMs)
                                                  : c.server.streamIdleTimeout;
-    if (rt.kind == ProviderKind::Unsupported) {
-      warnings.push_back(fmt::format(
-          "deployment {}: provider '{}' is not supported by this build; requests to it get a 400",
-          d.id, d.provider));
-    }
-    if (rt.kind == ProviderKind::OpenAI) {
-      std::string base = d.apiBase.empty() ? (info.defaultBase ? info.defaultBase : "") : d.apiBase;
-      if (base.empty()) {
-        throw std::runtime_error(
-            fmt::format("deployment {}: provider '{}' needs api_base", d.id, d.provider));
-      }
-      auto parsed = upstream::parseTarget(base);
-      if (auto* err = std::get_if<std::string>(&parsed)) {
-        throw std::runtime_error(fmt::format("deployment {}: api_base: {}", d.id, *err));
-      }
-      rt.target = std::get<upstream::Target>(std::move(parsed));
-      if (rt.target.tls && (!d.sslVerify || !d.sslCaFile.empty())) {
-        auto ctx =
-            std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
-        ctx->set_options(boost::asio::ssl::context::default_workarounds |
-                         boost::asio::ssl::context::no_sslv2 | boost::asio::ssl::context::no_sslv3 |
-                         boost::asio::ssl::context::no_tlsv1 |
-                         boost::asio::ssl::context::no_tlsv1_1);
-        if (!d.sslCaFile.empty()) {
-          boost::system::error_code ec;
-          ctx->load_verify_file(d.sslCaFile, ec);
-          if (ec) {
-            throw std::runtime_error(
-                fmt::format("deployment {}: ssl_verify: cannot load CA file {}: {}", d.id,
-                            d.sslCaFile, ec.message()));
-          }
-        }
-        if (!d.sslVerify) {
-          warnings.push_back(fmt::format(
-              "deployment {}: ssl_verify is false: the upstream certificate is not checked", d.id));
-        }
-        rt.target.tlsContext = std::move(ctx);
-        rt.target.tlsVerify = d.sslVerify;
-        rt.target.poolKey += "|tls:" + (d.sslVerify ? d.sslCaFile : std::string("noverify"));
-      }
-      rt.requestLinePrefix = fmt::format("POST {}/chat/completions HTTP/1.1\r\nhost: {}\r\n",
-                                         rt.target.basePath, rt.target.hostHeader);
-      std::string key = d.apiKey;
-      if (key.empty() && info.keyEnv != nullptr) {
-        if (const char* v = std::getenv(info.keyEnv)) key = v;
-      }
-      if (!isSafeHeaderValue(key))
-        throw std::runtime_error("deployment " + d.id + ": api_key has a line break");
-      if (!key.empty()) rt.fixedHeaders += "authorization: Bearer " + key + "\r\n";
-      for (const auto& [k, v] : d.extraHeaders) {
-        if (!isSafeHeaderValue(k) || !isSafeHeaderValue(v) || k.find(':') != std::string::npos) {
-          throw std::runtime_error("deployment " + d.id + ": extra_headers." + k +
-                                   " is not a valid header");
-        }
-        rt.fixedHeaders += k + ": " + v + "\r\n";
-      }
-      rt.fixedHeaders +=
-          "user-agent: llmux/" LLMUX_VERSION "\r\naccept: application/json, text/event-stream\r\n";
-    }
+    setupDeployment(c, d, rt, warnings);
     groups[rt.group].deployments.push_back(i);
     deployments.push_back(std::move(rt));
   }

@@ -14,22 +14,37 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "engine/provider_table.hpp"
 #include "observability/access_log.hpp"
 #include "observability/metrics.hpp"
 #include "upstream/target.hpp"
 
 namespace llmux::engine {
 
-enum class ProviderKind { OpenAI, Mock, Unsupported };
+class GoogleServiceAccount;
 
 struct DeploymentRt {
   const config::Deployment* cfg = nullptr;
   size_t index = 0;  // in model_list order
   size_t group = 0;
   ProviderKind kind = ProviderKind::Unsupported;
-  upstream::Target target;        // OpenAI-compatible only
-  std::string requestLinePrefix;  // "POST /v1/chat/completions HTTP/1.1\r\nhost: ...\r\n"
-  std::string fixedHeaders;  // authorization, extra_headers, user-agent, accept, each ending CRLF
+  const ProviderSpec* spec = nullptr;
+  const providers::Adapter* adapter = nullptr;  // ProviderKind::Native
+  upstream::Target target;                      // upstream providers only
+  std::string_view upstreamModel;  // the provider's model id (litellm_params.model sans prefix)
+  std::string requestLinePrefix;   // OpenAI: "POST /v1/chat/completions HTTP/1.1\r\nhost: ...\r\n"
+  std::string completionsLine;     // OpenAI: the same for /completions (legacy text)
+  std::string embeddingsLine;      // OpenAI: the same for /embeddings
+  std::string hostLine;            // "host: ...\r\n"
+  // Static auth header lines (bearer, x-api-key, api-key, ...), empty for per-request auth.
+  std::string authHeaders;
+  std::string fixedHeaders;  // extra_headers, user-agent, accept, each ending CRLF
+  bool dropParams = false;   // drop_params of the deployment, else litellm_settings
+  // AWS SigV4 (Bedrock)
+  std::string awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion;
+  // Google OAuth (Vertex AI)
+  std::shared_ptr<const GoogleServiceAccount> google;
+  std::string project, location;
   std::chrono::milliseconds timeout{600000};
   std::chrono::milliseconds streamTimeout{600000};
   std::chrono::milliseconds streamIdleTimeout{120000};

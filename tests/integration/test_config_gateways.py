@@ -69,7 +69,7 @@ def environment_variables_block(ctx):
 @test
 def unsupported_provider_400(ctx):
     gw = ctx.gateway({"model_list": [
-        {"model_name": "claude", "litellm_params": {"model": "anthropic/claude-3-5-haiku", "api_key": "k"}},
+        {"model_name": "claude", "litellm_params": {"model": "made_up_ai/some-model", "api_key": "k"}},
         {"model_name": "m", "litellm_params": {"model": "mock/x"}}],
         "llmux_settings": {"access_log": ""}})
     r = chat(gw.port, {"model": "claude", "messages": user_msg("x")}, auth=None)

@@ -1,6 +1,8 @@
 #pragma once
-// Anthropic Messages API adapter. A pure translator: no I/O, no clock, no logging, no globals.
-// Request translation (OpenAI -> Anthropic) and the stream translator will join this header.
+// Anthropic Messages API adapter (wire_formats.md §2), direct and on Vertex AI. A pure translator:
+// no I/O, no clock, no logging, no globals.
+#include <simdjson.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -8,19 +10,27 @@
 #include <variant>
 
 #include "common/error.hpp"
+#include "providers/common/adapter.hpp"
 
 namespace llmux::providers::anthropic {
 
-// OpenAI-shaped usage of one Anthropic response. openai::Usage has no cache or reasoning counts,
-// which Anthropic reports and accounting needs, hence a type of our own.
-struct Usage {
-  bool present = false;
-  int64_t promptTokens = 0;      // input + cache_creation + cache_read
-  int64_t completionTokens = 0;  // output_tokens (includes thinking)
-  int64_t totalTokens = 0;
-  int64_t cachedTokens = 0;     // cache_read_input_tokens
-  int64_t reasoningTokens = 0;  // output_tokens_details.thinking_tokens, when reported
-};
+using Usage = providers::Usage;
+
+// api.anthropic.com: POST /v1/messages, "model" in the body, anthropic-version header.
+const providers::Adapter& adapter();
+
+// Anthropic models on Vertex AI: the same body without "model" and with
+// "anthropic_version":"vertex-2023-10-16", POSTed to
+// /v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict
+// (:streamRawPredict when streaming). Vertex takes no URL image sources.
+const providers::Adapter& vertexAdapter();
+
+enum class Flavor { Direct, Vertex };
+
+// The OpenAI chat request as an Anthropic Messages call (the mapping is documented in request.cpp).
+std::optional<GatewayError> buildRequest(simdjson::dom::element request,
+                                         const providers::RequestOptions& opts, Flavor flavor,
+                                         providers::UpstreamCall& out);
 
 // An Anthropic stop_reason as an OpenAI finish_reason (wire_formats.md §7). Unknown or future
 // reasons give "stop": the turn did end, and clients reject finish_reason values they don't know.
@@ -35,10 +45,17 @@ std::variant<std::string, GatewayError> toOpenAICompletion(std::string_view anth
                                                            std::string_view clientModel,
                                                            int64_t created, Usage* usageOut);
 
+// The same, parsing with the caller's parser and writing into `out` (cleared first).
+std::optional<GatewayError> toOpenAICompletion(std::string_view anthropicBody,
+                                               std::string_view clientModel, int64_t created,
+                                               simdjson::dom::parser& parser, std::string& out,
+                                               Usage* usageOut);
+
 // An upstream non-2xx answer as the client's error. The status is kept (529 included) and the
 // Anthropic error type carried over, with the OpenAI codes clients branch on added
 // (rate_limit_exceeded, context_length_exceeded, ...). Non-JSON bodies are quoted as by
-// openai::mapUpstreamError. `retryAfterSeconds` comes from the caller's header parse.
+// openai::mapUpstreamError. `retryAfterSeconds` comes from the caller's header parse. Router flags
+// are not set here (the adapters' mapError adds classifyUpstreamError).
 GatewayError mapError(int status, std::string_view body, std::optional<int64_t> retryAfterSeconds);
 
 }  // namespace llmux::providers::anthropic

@@ -40,6 +40,12 @@ GatewayError mapError(int status, std::string_view body, std::optional<int64_t> 
   // The OpenAI mapper already reads Anthropic's envelope {"type":"error","error":{type,message}},
   // flat {"message":...} bodies, and quotes anything else; only the type/code vocabulary differs.
   GatewayError err = openai::mapUpstreamError(status, body, retryAfterSeconds);
+  // Google's envelope (Vertex AI answering before the model: quota, auth, unknown model) carries
+  // the HTTP status as a numeric "code"; it says nothing the status does not.
+  if (err.code && !err.code->empty() &&
+      err.code->find_first_not_of("0123456789") == std::string::npos) {
+    err.code.reset();
+  }
 
   // A flat body's "type" may be the envelope marker rather than an error type.
   if (err.type == "error") err.type = err.status >= 500 ? "api_error" : "invalid_request_error";
@@ -58,6 +64,12 @@ GatewayError mapError(int status, std::string_view body, std::optional<int64_t> 
     setCodeIfAbsent(err, "request_too_large");
   } else if (err.type == "invalid_request_error" && isContextLengthMessage(err.message)) {
     err.code = "context_length_exceeded";
+  } else if (err.type == "billing_error") {
+    // OpenAI's name for "no credit left": not worth a retry, worth another deployment.
+    setCodeIfAbsent(err, "insufficient_quota");
+  } else if (err.status == 404) {
+    // The model is the only thing a Messages call (or Vertex rawPredict) can fail to find.
+    setCodeIfAbsent(err, "model_not_found");
   }
   return err;
 }

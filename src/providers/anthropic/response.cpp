@@ -2,8 +2,10 @@
 #include <simdjson.h>
 
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 
 #include <fmt/format.h>
@@ -93,8 +95,20 @@ std::string_view toOpenAIFinishReason(std::string_view stopReason) {
 std::variant<std::string, GatewayError> toOpenAICompletion(std::string_view anthropicBody,
                                                            std::string_view clientModel,
                                                            int64_t created, Usage* usageOut) {
-  if (usageOut != nullptr) *usageOut = Usage{};
   dom::parser parser;
+  std::string out;
+  if (auto err = toOpenAICompletion(anthropicBody, clientModel, created, parser, out, usageOut)) {
+    return std::move(*err);
+  }
+  return out;
+}
+
+std::optional<GatewayError> toOpenAICompletion(std::string_view anthropicBody,
+                                               std::string_view clientModel, int64_t created,
+                                               dom::parser& parser, std::string& out,
+                                               Usage* usageOut) {
+  out.clear();
+  if (usageOut != nullptr) *usageOut = Usage{};
   dom::element root;
   if (parser.parse(anthropicBody.data(), anthropicBody.size()).get(root) != simdjson::SUCCESS) {
     return protocolError("body is not valid JSON");
@@ -176,7 +190,6 @@ std::variant<std::string, GatewayError> toOpenAICompletion(std::string_view anth
     usage = readUsage(usageElem, cacheWrite);
   }
 
-  std::string out;
   out.reserve(text.size() + reasoning.size() + toolCalls.size() + clientModel.size() + 512);
   out += R"({"id":)";
   appendJsonString(out, id);
@@ -208,7 +221,7 @@ std::variant<std::string, GatewayError> toOpenAICompletion(std::string_view anth
   }
   out.push_back('}');
   if (usageOut != nullptr) *usageOut = usage;
-  return out;
+  return std::nullopt;
 }
 
 }  // namespace llmux::providers::anthropic

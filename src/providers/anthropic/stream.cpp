@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "providers/common/adapter.hpp"
 
 namespace llmux::providers::anthropic {
 namespace {
@@ -84,7 +85,13 @@ bool StreamTranslator::onEvent(std::string_view event, std::string_view data, st
                 out);
   }
   // Dropping a delta silently would corrupt the reply, so an unreadable one ends the stream.
-  if (!parsed) return fail("api_error", "malformed upstream stream event", out);
+  if (!parsed) {
+    out += "data: ";
+    out += malformedUpstream("anthropic", "a stream event is not valid JSON").toJson();
+    out += "\n\n";
+    state_ = State::Failed;
+    return false;
+  }
 
   if (name == "message_start") return onMessageStart(doc, out);
   if (name == "content_block_start") return onBlockStart(doc, out);
@@ -204,7 +211,20 @@ bool StreamTranslator::fail(std::string_view type, std::string_view message, std
   return false;
 }
 
+providers::Usage StreamTranslator::usage() const {
+  providers::Usage u;
+  u.present = usageSeen_;
+  u.promptTokens = promptTokens();
+  u.completionTokens = outputTokens_;
+  u.totalTokens = u.promptTokens + u.completionTokens;
+  u.cachedTokens = cacheRead_;
+  u.reasoningTokens = reasoningTokens_;
+  return u;
+}
+
 void StreamTranslator::readUsage(element usage) {
+  if (!usage.is_object()) return;
+  usageSeen_ = true;
   // Values are cumulative (§2.4): assign whatever is present, never add.
   readCount(usage, "input_tokens", inputTokens_);
   readCount(usage, "cache_creation_input_tokens", cacheCreation_);

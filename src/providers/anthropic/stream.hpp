@@ -1,13 +1,16 @@
 #pragma once
 // Translates an Anthropic Messages event stream into OpenAI chat.completion.chunk SSE events
 // (wire_formats.md §2.4, §2.6, §1.6). Pure and incremental: the caller parses SSE framing and feeds
-// one event at a time; no I/O, clock or logging here.
+// one event at a time; no I/O, clock or logging here. The adapters' StreamDecoder (adapter.cpp)
+// pairs it with providers::SseParser.
 #include <simdjson.h>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "providers/common/adapter.hpp"
 
 namespace llmux::providers::anthropic {
 
@@ -28,6 +31,11 @@ class StreamTranslator {
 
   [[nodiscard]] int64_t promptTokens() const { return inputTokens_ + cacheCreation_ + cacheRead_; }
   [[nodiscard]] int64_t completionTokens() const { return outputTokens_; }
+  // Usage in OpenAI's terms; present once message_start or message_delta carried a usage object.
+  [[nodiscard]] providers::Usage usage() const;
+
+  // message_stop arrived: finish() will succeed.
+  [[nodiscard]] bool stopped() const { return state_ == State::Stopped; }
 
  private:
   enum class State { Open, Stopped, Finished, Failed };
@@ -56,6 +64,7 @@ class StreamTranslator {
   int64_t cacheRead_ = 0;
   int64_t outputTokens_ = 0;
   int64_t reasoningTokens_ = 0;
+  bool usageSeen_ = false;
   simdjson::dom::parser parser_;
   std::string scratch_;  // delta JSON under construction
 };

@@ -34,3 +34,24 @@ std::vector<std::string> streamEvents(const MockReply& reply, std::string_view m
                                       std::string_view id, int64_t created, bool includeUsage);
 
 }  // namespace llmux::providers::mock
+
+namespace llmux::providers::mock {
+
+// A /v1/embeddings answer: one deterministic unit vector of `dimensions` floats per input (the
+// same text always gives the same vector, so similarity-based code can be tested), as floats or
+// as base64 of little-endian float32 (encoding_format "base64", the SDKs' default).
+std::string embeddingsBody(const std::vector<std::string_view>& inputs, int dimensions, bool base64,
+                           std::string_view model);
+
+// A legacy /v1/completions answer (object "text_completion") for `reply`.
+std::string textCompletionBody(const MockReply& reply, std::string_view model, std::string_view id,
+                               int64_t created);
+// Its stream: text deltas, a finish_reason chunk, the usage chunk when `includeUsage`, [DONE].
+std::vector<std::string> textCompletionEvents(const MockReply& reply, std::string_view model,
+                                              std::string_view id, int64_t created,
+                                              bool includeUsage);
+
+// Standard base64 (with padding) of `bytes`.
+std::string base64Encode(std::string_view bytes);
+
+}  // namespace llmux::providers::mock

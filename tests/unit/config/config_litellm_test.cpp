@@ -23,6 +23,9 @@ constexpr const char* kNotImplemented = "accepted but not implemented yet";
 TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
   ScopedEnv azureKey("LLMUX_REALISTIC_AZURE_KEY", std::nullopt);
   ScopedEnv openaiKey("LLMUX_REALISTIC_OPENAI_KEY", std::nullopt);
+  ScopedEnv azureAd("LLMUX_REALISTIC_AZURE_AD_TOKEN", std::nullopt);
+  ScopedEnv awsKey("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+  ScopedEnv awsSecret("AWS_SECRET_ACCESS_KEY", "secret");
   LoadResult r = loadConfigFile(dataPath("litellm_realistic.yaml"), {.exportEnvironment = false});
   for (const Problem& p : r.problems) ADD_FAILURE() << p.format("litellm_realistic.yaml");
   ASSERT_TRUE(r.config);
@@ -35,18 +38,10 @@ TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
   const std::string p4 = "model_list[4].litellm_params.";
   const std::vector<std::pair<std::string, int>> expected = {
       {p0 + "organization", 8},
-      {p1 + "api_key", 29},  // LLMUX_REALISTIC_AZURE_KEY is not set
-      {p1 + "azure_ad_token", 32},
-      {p2 + "aws_access_key_id", 36},
-      {p2 + "aws_secret_access_key", 37},
-      {p2 + "aws_region_name", 38},
-      {p3 + "vertex_project", 43},
-      {p3 + "vertex_location", 44},
-      {p3 + "vertex_credentials", 45},
-      {p3 + "drop_params", 46},
+      {p1 + "api_key", 29},         // LLMUX_REALISTIC_AZURE_KEY is not set
+      {p1 + "azure_ad_token", 32},  // LLMUX_REALISTIC_AZURE_AD_TOKEN is not set
       {p4 + "temperature", 53},
       {p4 + "max_tokens", 54},
-      {"litellm_settings.drop_params", 62},
       {"litellm_settings.set_verbose", 63},
       {"litellm_settings.num_retries", 64},
       {"litellm_settings.success_callback", 65},
@@ -81,6 +76,8 @@ TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
   for (const Warning& w : c.warnings) {
     if (w.path == p1 + "api_key") {
       EXPECT_NE(w.message.find("LLMUX_REALISTIC_AZURE_KEY is not set"), std::string::npos);
+    } else if (w.path == p1 + "azure_ad_token") {
+      EXPECT_NE(w.message.find("LLMUX_REALISTIC_AZURE_AD_TOKEN is not set"), std::string::npos);
     } else {
       EXPECT_EQ(w.message, kNotImplemented) << w.path;
     }
@@ -110,6 +107,12 @@ TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
   EXPECT_EQ(c.modelGroups(), (std::vector<std::string>{"gpt-4o", "claude-3-5-sonnet", "gemini-pro",
                                                        "llama-3", "*"}));
 
+  EXPECT_EQ(c.deployments[2].awsRegionName, "us-east-1");
+  EXPECT_EQ(c.deployments[2].awsAccessKeyId, "AKIDEXAMPLE");
+  EXPECT_EQ(c.deployments[3].vertexProject, "my-project");
+  EXPECT_EQ(c.deployments[3].vertexCredentials, "/secrets/vertex.json");
+  EXPECT_EQ(c.deployments[3].dropParams, std::optional<bool>(true));
+  EXPECT_TRUE(c.dropParams);
   EXPECT_EQ(c.masterKey, "sk-realistic-master");
   EXPECT_EQ(c.server.maxBodyBytes, 8u << 20);
   EXPECT_EQ(c.server.defaultTimeout, 120s);
@@ -117,6 +120,9 @@ TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
 
 TEST(ConfigLitellm, EachUnimplementedPathIsWarnedExactlyOnce) {
   ScopedEnv azureKey("LLMUX_REALISTIC_AZURE_KEY", "set");
+  ScopedEnv azureAd("LLMUX_REALISTIC_AZURE_AD_TOKEN", "set");
+  ScopedEnv awsKey("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+  ScopedEnv awsSecret("AWS_SECRET_ACCESS_KEY", "secret");
   LoadResult r = loadConfigFile(dataPath("litellm_realistic.yaml"), {.exportEnvironment = false});
   ASSERT_TRUE(r.config);
   std::set<std::string> seen;

@@ -55,10 +55,11 @@ INSTANTIATE_TEST_SUITE_P(
         Case{401, "authentication_error", "invalid x-api-key", 401, "authentication_error",
              "invalid_api_key"},
         Case{402, "billing_error", "Your credit balance is too low", 402, "billing_error",
-             std::nullopt},
+             "insufficient_quota"},
         Case{403, "permission_error", "Your API key does not have permission", 403,
              "permission_error", std::nullopt},
-        Case{404, "not_found_error", "model: claude-nope", 404, "not_found_error", std::nullopt},
+        Case{404, "not_found_error", "model: claude-nope", 404, "not_found_error",
+             "model_not_found"},
         Case{413, "request_too_large", "Request exceeds the maximum allowed number of bytes.", 413,
              "invalid_request_error", "request_too_large"},
         Case{429, "rate_limit_error", "Number of request tokens has exceeded your rate limit", 429,
@@ -72,7 +73,7 @@ INSTANTIATE_TEST_SUITE_P(
              "input length and `max_tokens` exceed context limit: 197022 + 8192 > 200000", 400,
              "invalid_request_error", "context_length_exceeded"}));
 
-TEST(AnthropicError, RetryAfterIsKept) {
+TEST(AnthropicMapError, RetryAfterIsKept) {
   const GatewayError err = mapError(429, envelope("rate_limit_error", "slow down"), 17);
   EXPECT_EQ(err.retryAfterSeconds, 17);
   EXPECT_EQ(err.code, "rate_limit_exceeded");
@@ -81,7 +82,7 @@ TEST(AnthropicError, RetryAfterIsKept) {
   EXPECT_EQ(overloaded.status, 529);
 }
 
-TEST(AnthropicError, NonJsonBodiesAreQuoted) {
+TEST(AnthropicMapError, NonJsonBodiesAreQuoted) {
   const GatewayError err = mapError(502, "<html><body>Bad Gateway</body></html>\n", std::nullopt);
   EXPECT_EQ(err.status, 502);
   EXPECT_EQ(err.type, "api_error");
@@ -99,7 +100,7 @@ TEST(AnthropicError, NonJsonBodiesAreQuoted) {
   EXPECT_TRUE(isValidJson(longBody.toJson())) << longBody.toJson();
 }
 
-TEST(AnthropicError, NonJsonBodiesGetTheStatusType) {
+TEST(AnthropicMapError, NonJsonBodiesGetTheStatusType) {
   EXPECT_EQ(mapError(529, "Overloaded", std::nullopt).type, "overloaded_error");
   EXPECT_EQ(mapError(504, "upstream request timeout", std::nullopt).type, "timeout_error");
   EXPECT_EQ(mapError(401, "nope", std::nullopt).code, "invalid_api_key");
@@ -111,7 +112,7 @@ TEST(AnthropicError, NonJsonBodiesGetTheStatusType) {
   EXPECT_EQ(tooLarge.code, "request_too_large");
 }
 
-TEST(AnthropicError, FlatBodies) {
+TEST(AnthropicMapError, FlatBodies) {
   const GatewayError typed =
       mapError(529, R"({"type":"overloaded_error","message":"Overloaded"})", std::nullopt);
   EXPECT_EQ(typed.status, 529);
@@ -130,14 +131,14 @@ TEST(AnthropicError, FlatBodies) {
   EXPECT_EQ(bare.retryAfterSeconds, 5);
 }
 
-TEST(AnthropicError, EnvelopeWithoutMessageQuotesBody) {
+TEST(AnthropicMapError, EnvelopeWithoutMessageQuotesBody) {
   const std::string body = R"({"type":"error","error":{"type":"api_error"}})";
   const GatewayError err = mapError(500, body, std::nullopt);
   EXPECT_EQ(err.type, "api_error");
   EXPECT_EQ(err.message, "Upstream returned HTTP 500: " + body);
 }
 
-TEST(AnthropicError, ContextLengthNeedsInvalidRequest) {
+TEST(AnthropicMapError, ContextLengthNeedsInvalidRequest) {
   // The phrase in a server error is not the client's prompt being too long.
   const GatewayError err =
       mapError(500, envelope("api_error", "prompt is too long for cache"), std::nullopt);
@@ -147,7 +148,7 @@ TEST(AnthropicError, ContextLengthNeedsInvalidRequest) {
   EXPECT_EQ(upper.code, "context_length_exceeded");
 }
 
-TEST(AnthropicError, NonErrorStatusBecomes502) {
+TEST(AnthropicMapError, NonErrorStatusBecomes502) {
   const GatewayError err = mapError(200, envelope("api_error", "odd"), std::nullopt);
   EXPECT_EQ(err.status, 502);
   EXPECT_EQ(err.message, "odd");

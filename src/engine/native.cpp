@@ -1,0 +1,332 @@
+// The engine's path for native providers (adapters): request translation and per-request auth
+// (SigV4, Vertex OAuth), translated answers and decoded streams. The attempt loop itself is shared
+// with the OpenAI path (Engine::runUpstream).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "common/text.hpp"
+#include "engine/engine.hpp"
+#include "engine/engine_detail.hpp"
+#include "engine/google_auth.hpp"
+#include "providers/common/sigv4.hpp"
+
+namespace llmux::engine {
+
+using namespace detail;  // NOLINT(google-build-using-namespace): this module's own helpers
+
+namespace {
+
+constexpr size_t kMaxTokenResponse = 64 * 1024;
+constexpr auto kTokenTimeout = std::chrono::seconds(30);
+
+int64_t defaultMaxTokens(const config::Deployment& d) {
+  for (const char* k : {"max_output_tokens", "max_tokens"}) {
+    auto it = d.modelInfo.find(k);
+    if (it == d.modelInfo.end()) continue;
+    char* end = nullptr;
+    const long long v = std::strtoll(it->second.c_str(), &end, 10);
+    if (end != it->second.c_str() && *end == '\0' && v > 0) return v;
+  }
+  return 4096;
+}
+
+}  // namespace
+
+std::optional<GatewayError> Engine::buildNativeHead(std::string_view body, bool stream,
+                                                    const DeploymentRt& d, Scratch& sc,
+                                                    std::string_view bearer) {
+  sc.dropped.clear();
+  simdjson::dom::element doc;
+  if (json_.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) {
+    return GatewayError::invalidRequest("The request body is not valid JSON.");
+  }
+  providers::RequestOptions opts;
+  opts.upstreamModel = d.upstreamModel;
+  opts.stream = stream;
+  opts.dropParams = d.dropParams;
+  bool drop = false;
+  if (doc["drop_params"].get(drop) == simdjson::SUCCESS) opts.dropParams = drop;
+  opts.defaultMaxTokens = defaultMaxTokens(*d.cfg);
+  opts.apiVersion = d.cfg->apiVersion;
+  opts.project = d.project;
+  opts.location = d.location;
+  sc.call.clear();
+  if (auto err = sc.adapter->buildRequest(doc, opts, sc.call)) return err;
+  for (const auto& p : sc.call.dropped) {
+    if (!sc.dropped.empty()) sc.dropped += ", ";
+    sc.dropped += p;
+  }
+  if (!isSafeHeaderValue(sc.dropped)) sc.dropped.clear();
+  sc.upBody.swap(sc.call.body);
+
+  const std::string path = joinPath(d.target.basePath, sc.call.path);
+  sc.upHead.assign("POST ");
+  sc.upHead += path;
+  sc.upHead += " HTTP/1.1\r\n";
+  sc.upHead += d.hostLine;
+  sc.upHead += "content-type: application/json\r\ncontent-length: ";
+  appendDecimal(sc.upHead, static_cast<int64_t>(sc.upBody.size()));
+  sc.upHead += "\r\n";
+  sc.upHead += d.authHeaders;
+  if (d.spec->auth == AuthKind::AwsSigV4) {
+    if (d.awsAccessKeyId.empty() || d.awsSecretAccessKey.empty()) {
+      auto e = GatewayError::authentication(fmt::format(
+          "Deployment '{}' has no AWS credentials: set aws_access_key_id/aws_secret_access_key, "
+          "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or an AWS profile.",
+          d.cfg->id));
+      e.status = 500;
+      e.type = "internal_error";
+      e.code = "missing_credentials";
+      return e;
+    }
+    providers::aws::SigningInput in;
+    const size_t q = path.find('?');
+    const std::string amzDate =
+        providers::aws::formatAmzDate(static_cast<int64_t>(std::time(nullptr)));
+    in.method = "POST";
+    in.host = d.target.hostHeader;
+    in.path = std::string_view(path).substr(0, q);
+    if (q != std::string::npos) in.query = std::string_view(path).substr(q + 1);
+    in.headers = {{"content-type", "application/json"}};
+    in.body = sc.upBody;
+    in.region = d.awsRegion;
+    in.service = "bedrock";
+    in.amzDate = amzDate;
+    const auto signedHeaders = providers::aws::signRequest(
+        in, {d.awsAccessKeyId, d.awsSecretAccessKey, d.awsSessionToken});
+    if (signedHeaders.authorization.empty()) {
+      return GatewayError::internal("Could not sign the Bedrock request.");
+    }
+    sc.upHead += "authorization: " + signedHeaders.authorization + "\r\n";
+    sc.upHead += "x-amz-date: " + signedHeaders.amzDate + "\r\n";
+    sc.upHead += "x-amz-content-sha256: " + signedHeaders.contentSha256 + "\r\n";
+    if (!signedHeaders.securityToken.empty()) {
+      sc.upHead += "x-amz-security-token: " + signedHeaders.securityToken + "\r\n";
+    }
+  }
+  if (!bearer.empty()) {
+    sc.upHead += "authorization: Bearer ";
+    sc.upHead += bearer;
+    sc.upHead += "\r\n";
+  }
+  sc.upHead += sc.call.headers;
+  sc.upHead += d.fixedHeaders;
+  sc.upHead += "\r\n";
+  return std::nullopt;
+}
+
+net::awaitable<void> Engine::runNative(http::Request& req, const types::ChatRequest& chat,
+                                       const DeploymentRt& d, http::ResponseWriter& out,
+                                       RequestOutcome& outcome, Scratch& sc) {
+  sc.answerId.assign("chatcmpl-");
+  sc.answerId += req.requestId;
+  std::string token;
+  if (d.google) {
+    if (auto err = co_await googleToken(d, token)) {
+      const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
+                                 {"x-llmux-deployment", d.cfg->id}};
+      co_await sendError(out, *err, outcome, hs);
+      co_return;
+    }
+  }
+  sc.adapter = d.adapter;
+  if (auto err = buildNativeHead(req.body(), chat.stream, d, sc, token)) {
+    const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
+                               {"x-llmux-deployment", d.cfg->id}};
+    co_await sendError(out, *err, outcome, hs);
+    co_return;
+  }
+  co_await runUpstream(req, chat, d, out, outcome, sc);
+}
+
+net::awaitable<std::optional<GatewayError>> Engine::googleToken(const DeploymentRt& d,
+                                                                std::string& token) {
+  const GoogleServiceAccount& sa = *d.google;
+  auto& st = googleTokens_[&sa];
+  if (!st.token.empty() && Clock::now() < st.refreshAt) {
+    token = st.token;
+    co_return std::nullopt;
+  }
+  if (st.fetching) {
+    // Another request on this thread is fetching: wait for it rather than fetch twice.
+    net::steady_timer wait(ex_);
+    wait.expires_after(kTokenTimeout + std::chrono::seconds(5));
+    st.waiters.push_back(&wait);
+    co_await wait.async_wait(kTok);
+    std::erase(st.waiters, &wait);
+    if (st.token.empty()) {
+      co_return GatewayError::badGateway(
+          fmt::format("Could not get a Vertex AI access token for '{}'.", sa.clientEmail()),
+          "upstream_auth_failed");
+    }
+    token = st.token;
+    co_return std::nullopt;
+  }
+  st.fetching = true;
+  std::string head, body, respBody, readBuf;
+  http::HeaderList headers;
+  sa.tokenRequest(static_cast<int64_t>(std::time(nullptr)), head, body);
+  std::optional<GatewayError> err;
+  if (body.empty()) {
+    err = GatewayError::internal("Could not sign the Vertex AI token request.");
+  } else {
+    upstream::Timeouts t;
+    t.connect = gw_.cfg.server.connectTimeout;
+    t.firstByte = kTokenTimeout;
+    t.idle = kTokenTimeout;
+    t.deadline = Clock::now() + kTokenTimeout;
+    upstream::Exchange ex(client_, sa.tokenTarget(), t, headers, readBuf);
+    auto f = co_await ex.start(head, body);
+    while (f == upstream::Failure::None) {
+      auto [rf, data] = co_await ex.read();
+      f = rf;
+      if (rf != upstream::Failure::None || data.empty()) break;
+      if (respBody.size() + data.size() > kMaxTokenResponse) {
+        f = upstream::Failure::Protocol;
+        break;
+      }
+      respBody.append(data);
+    }
+    const int status = f == upstream::Failure::None ? ex.status() : 0;
+    ex.release();
+    auto parsed = status == 200 ? GoogleServiceAccount::parseTokenResponse(respBody)
+                                : std::optional<GoogleServiceAccount::Token>();
+    if (parsed) {
+      st.token = std::move(parsed->accessToken);
+      // Refresh five minutes before expiry (or halfway through a short-lived token).
+      const int64_t life = std::max<int64_t>(parsed->expiresIn, 1);
+      const int64_t refreshIn = life > 600 ? life - 300 : life / 2;
+      st.refreshAt = Clock::now() + std::chrono::seconds(refreshIn);
+    } else {
+      st.token.clear();
+      const std::string detail =
+          f != upstream::Failure::None
+              ? fmt::format("{} ({})", upstream::failureName(f), ex.errorDetail())
+              : fmt::format("HTTP {}: {}", status, respBody.substr(0, 200));
+      err = GatewayError::badGateway(
+          fmt::format("Could not get a Vertex AI access token for '{}' from {}: {}",
+                      sa.clientEmail(), sa.tokenTarget().origin, detail),
+          "upstream_auth_failed");
+    }
+  }
+  st.fetching = false;
+  auto waiters = std::move(st.waiters);
+  st.waiters.clear();
+  for (auto* w : waiters) w->cancel();
+  if (err) co_return err;
+  token = st.token;
+  co_return std::nullopt;
+}
+
+net::awaitable<void> Engine::sendTranslated(http::ResponseWriter& out, RequestOutcome& outcome,
+                                            Scratch& sc, int status) {
+  providers::ResponseOptions ropts;
+  ropts.clientModel = sc.chat.model;
+  ropts.id = sc.answerId;
+  ropts.created = static_cast<int64_t>(std::time(nullptr));
+  ropts.base64 = sc.base64;
+  providers::Usage usage;
+  if (auto err = sc.adapter->translateResponse(sc.respBody, ropts, json_, sc.outBuf, usage)) {
+    co_await sendError(out, *err, outcome, sc.headers.span());
+    co_return;
+  }
+  outcome.promptTokens = usage.promptTokens;
+  outcome.completionTokens = usage.completionTokens;
+  outcome.status = status;
+  sc.headers.add("content-type", "application/json");
+  co_await out.respond(status, sc.headers.span(), sc.outBuf);
+}
+
+net::awaitable<void> Engine::relayNativeStream(upstream::Exchange& ex,
+                                               const types::ChatRequest& chat,
+                                               const DeploymentRt& d, http::Request& req,
+                                               http::ResponseWriter& out, RequestOutcome& outcome,
+                                               Scratch& sc) {
+  Headers& h = sc.headers;
+  h.add("content-type", "text/event-stream");
+  h.add("cache-control", "no-cache");
+  h.add("x-accel-buffering", "no");
+  outcome.status = 200;
+  if (!co_await out.beginStream(200, h.span())) {
+    ex.abort();
+    co_return;
+  }
+  providers::ResponseOptions ropts;
+  ropts.clientModel = chat.model;
+  ropts.id = sc.answerId;
+  ropts.created = static_cast<int64_t>(std::time(nullptr));
+  ropts.includeUsage = chat.includeUsage;
+  sc.decoder = sc.adapter->makeStreamDecoder(ropts);
+  struct DropDecoder {
+    Scratch& s;
+    ~DropDecoder() { s.decoder.reset(); }
+  } dropDecoder{sc};
+  auto& dec = *sc.decoder;
+  std::optional<GatewayError> failure;
+  auto st = providers::StreamStatus::Continue;
+  for (;;) {
+    auto [f, data] = co_await ex.read();
+    if (f != upstream::Failure::None) {
+      if (f == upstream::Failure::Cancelled || out.clientGone()) {
+        outcome.errorType = "client_closed_request";
+        co_return;
+      }
+      if (f == upstream::Failure::Timeout) {
+        failure = GatewayError::gatewayTimeout(fmt::format(
+            "Upstream stream for deployment '{}' stalled: no data for {} ms.", d.cfg->id,
+            ex.gotBody() ? d.streamIdleTimeout.count() : d.streamTimeout.count()));
+      } else {
+        failure = failureError(f, d, ex, true);
+      }
+      break;
+    }
+    sc.outBuf.clear();
+    st = data.empty() ? dec.finish(sc.outBuf) : dec.feed(data, sc.outBuf);
+    if (data.empty() && st != providers::StreamStatus::Done) {
+      failure = GatewayError::badGateway(
+          fmt::format("Upstream stream for deployment '{}' ended before the provider's "
+                      "end-of-stream event.",
+                      d.cfg->id),
+          "upstream_stream_truncated");
+      if (sc.outBuf.empty()) break;
+    }
+    const bool end = st != providers::StreamStatus::Continue && !failure;
+    if (!sc.outBuf.empty() || end) {
+      if (outcome.ttftUs == 0) outcome.ttftUs = usSince(req.received);
+      if (!co_await out.writeChunk(sc.outBuf, end)) {
+        ex.abort();
+        outcome.errorType = "client_closed_request";
+        co_return;
+      }
+    }
+    if (failure) break;
+    if (st == providers::StreamStatus::Failed) {
+      ex.abort();
+      outcome.errorType = "upstream_stream_error";
+      break;
+    }
+    if (st == providers::StreamStatus::Done) break;
+  }
+  const auto usage = dec.usage();
+  outcome.promptTokens = usage.promptTokens;
+  outcome.completionTokens = usage.completionTokens;
+  if (failure) {
+    ex.abort();
+    outcome.errorType = "upstream_stream_error";
+    sc.outBuf.assign("data: ");
+    sc.outBuf += failure->toJson();
+    sc.outBuf += "\n\n";
+    co_await out.writeChunk(sc.outBuf, true);
+    co_return;
+  }
+  if (st != providers::StreamStatus::Done) co_return;
+  while (!ex.done()) {
+    auto [f, data] = co_await ex.read();
+    if (f != upstream::Failure::None || data.empty()) break;
+  }
+  ex.release();
+}
+
+}  // namespace llmux::engine
