@@ -44,11 +44,12 @@ struct Deployment {
   std::string vertexLocation;      // vertex_location
   std::string vertexCredentials;  // vertex_credentials: service-account JSON file path or JSON text
   std::string awsAccessKeyId;     // aws_access_key_id
-  std::string awsSecretAccessKey;  // aws_secret_access_key
-  std::string awsSessionToken;     // aws_session_token
-  std::string awsRegionName;       // aws_region_name
-  std::string awsProfileName;      // aws_profile_name
-  std::string azureAdToken;        // azure_ad_token: Entra ID bearer token instead of api-key
+  std::string awsSecretAccessKey;         // aws_secret_access_key
+  std::string awsSessionToken;            // aws_session_token
+  std::string awsRegionName;              // aws_region_name
+  std::string awsProfileName;             // aws_profile_name
+  std::string awsBedrockRuntimeEndpoint;  // aws_bedrock_runtime_endpoint: base URL override
+  std::string azureAdToken;  // azure_ad_token: Entra ID bearer token instead of api-key
   // model_info kept as flat string pairs for /v1/models and later issues.
   std::map<std::string, std::string> modelInfo;
 };
@@ -70,6 +71,12 @@ struct ServerSettings {
   // litellm_settings.request_timeout (s) or llmux_settings.request_timeout_ms (which wins).
   std::chrono::milliseconds defaultTimeout{600000};
   std::chrono::milliseconds streamIdleTimeout{120000};  // llmux_settings.stream_idle_timeout_ms
+  // Remote images for providers that take no URLs (Bedrock, Ollama, Vertex AI, Gemini) are fetched
+  // by the gateway: at most this many bytes each, within this time, and never from private,
+  // loopback or link-local addresses unless allowed.
+  int64_t imageFetchMaxBytes = 20ll << 20;             // llmux_settings.image_fetch_max_bytes
+  std::chrono::milliseconds imageFetchTimeout{10000};  // llmux_settings.image_fetch_timeout_ms
+  bool imageFetchAllowPrivate = false;                 // llmux_settings.image_fetch_allow_private
   std::string accessLog = "-";    // llmux_settings.access_log: "-" stdout, "" off, else a file path
   std::string logLevel = "info";  // llmux_settings.log_level
 };

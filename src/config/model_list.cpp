@@ -105,6 +105,7 @@ std::string* credentialField(Deployment& d, const std::string& k) {
   if (k == "aws_session_token") return &d.awsSessionToken;
   if (k == "aws_region_name") return &d.awsRegionName;
   if (k == "aws_profile_name") return &d.awsProfileName;
+  if (k == "aws_bedrock_runtime_endpoint") return &d.awsBedrockRuntimeEndpoint;
   if (k == "azure_ad_token") return &d.azureAdToken;
   return nullptr;
 }

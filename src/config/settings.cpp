@@ -144,6 +144,16 @@ void parseLlmuxSettings(ParseContext& ctx, const Entry& section, Config& config)
       readMillis(ctx, e, s.defaultTimeout);
     } else if (k == "stream_idle_timeout_ms") {
       readMillis(ctx, e, s.streamIdleTimeout);
+    } else if (k == "image_fetch_max_bytes") {
+      if (auto v = ctx.readInteger(e, 1, int64_t{1} << 30)) s.imageFetchMaxBytes = *v;
+    } else if (k == "image_fetch_timeout_ms") {
+      readMillis(ctx, e, s.imageFetchTimeout);
+    } else if (k == "image_fetch_allow_private") {
+      if (auto b = ParseContext::plainBool(e.value)) {
+        s.imageFetchAllowPrivate = *b;
+      } else {
+        ctx.addProblem(e.path, e.line, "must be true or false");
+      }
     } else if (k == "access_log") {
       if (auto b = ParseContext::plainBool(e.value)) {
         s.accessLog = *b ? "-" : "";  // `access_log: false` reads naturally as "off"

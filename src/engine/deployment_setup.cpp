@@ -178,6 +178,7 @@ void setupDeployment(const config::Config& cfg, const config::Deployment& d, Dep
   if (spec.auth == AuthKind::GoogleOAuth) setupVertex(d, rt);
 
   std::string base = d.apiBase;
+  if (base.empty()) base = d.awsBedrockRuntimeEndpoint;
   if (base.empty()) base = env(spec.baseEnv);
   if (base.empty()) base = std::string(spec.defaultBase);
   replaceAll(base, "{region}", rt.awsRegion);
@@ -208,7 +209,8 @@ void setupDeployment(const config::Config& cfg, const config::Deployment& d, Dep
   if (key.empty()) key = env(spec.keyEnv);
   if (key.empty()) key = env(spec.keyEnvAlt);
   checkHeaderValue(d, "api_key", key);
-  if (spec.auth == AuthKind::Bearer && !key.empty()) {
+  // Bedrock API keys are bearer tokens that replace SigV4.
+  if ((spec.auth == AuthKind::Bearer || spec.auth == AuthKind::AwsSigV4) && !key.empty()) {
     rt.authHeaders = "authorization: Bearer " + key + "\r\n";
   } else if (spec.auth == AuthKind::Header) {
     std::string adToken = d.azureAdToken;
@@ -243,6 +245,8 @@ void setupDeployment(const config::Config& cfg, const config::Deployment& d, Dep
       if (azureVersion.find_first_of("&#? \r\n") != std::string::npos) {
         throw std::runtime_error("deployment " + d.id + ": api_version has invalid characters");
       }
+      // stream_options arrived with 2024-09-01-preview (GA 2024-10-21); older versions reject it.
+      rt.forceStreamUsage = azureVersion.substr(0, 10) >= "2024-09-01";
     }
     auto lineFor = [&](std::string_view endpoint) {
       std::string target;

@@ -8,7 +8,7 @@
 #include "engine/engine.hpp"
 #include "engine/engine_detail.hpp"
 #include "providers/mock/mock.hpp"
-#if __has_include("providers/embeddings/embeddings.hpp") && defined(LLMUX_HAS_EMBEDDINGS)
+#ifdef LLMUX_HAS_EMBEDDINGS
 #include "providers/embeddings/embeddings.hpp"
 #endif
 
@@ -20,23 +20,6 @@ namespace {
 
 constexpr int kMockDimensions = 1536;
 constexpr int64_t kMaxDimensions = 65536;
-
-// The client's object with "model" replaced and, for streams, stream_options.include_usage forced
-// on (the gateway accounts for tokens); every other member is copied as it came (minified).
-void rewriteBody(simdjson::dom::object obj, std::string_view upstreamModel, bool stream,
-                 std::string& out) {
-  out.assign("{\"model\":");
-  appendJsonString(out, upstreamModel);
-  for (auto [key, value] : obj) {
-    if (key == "model" || (stream && key == "stream_options")) continue;
-    out += ',';
-    appendJsonString(out, key);
-    out += ':';
-    out += simdjson::minify(value);
-  }
-  if (stream) out += R"(,"stream_options":{"include_usage":true})";
-  out += '}';
-}
 
 struct Common {
   std::string_view model;
@@ -61,7 +44,116 @@ std::optional<GatewayError> readCommon(simdjson::dom::object obj, Common& c) {
   return std::nullopt;
 }
 
+// Captures what the engine answers for one batch instead of sending it.
+class CaptureWriter final : public http::ResponseWriter {
+ public:
+  explicit CaptureWriter(http::ResponseWriter& client) : client_(client) {}
+  net::awaitable<bool> respond(int s, std::span<const http::Header> headers,
+                               std::string_view b) override {
+    status = s;
+    body.assign(b);
+    for (const auto& [k, v] : headers) {
+      if (k == "retry-after") retryAfter.assign(v);
+    }
+    co_return true;
+  }
+  net::awaitable<bool> beginStream(int, std::span<const http::Header>) override { co_return false; }
+  net::awaitable<bool> writeChunk(std::string_view, bool) override { co_return false; }
+  net::awaitable<bool> endStream() override { co_return false; }
+  void watchClient(Abortable* t) override { client_.watchClient(t); }
+  void unwatchClient() override { client_.unwatchClient(); }
+  [[nodiscard]] bool clientGone() const override { return client_.clientGone(); }
+  [[nodiscard]] uint64_t bytesWritten() const override { return 0; }
+
+  int status = 0;
+  std::string body;
+  std::string retryAfter;
+
+ private:
+  http::ResponseWriter& client_;
+};
+
 }  // namespace
+
+net::awaitable<void> Engine::embedInBatches(http::Request& req, http::ResponseWriter& out,
+                                            RequestOutcome& outcome, Scratch& sc,
+                                            const DeploymentRt& d,
+                                            const std::vector<std::string>& inputs,
+                                            const std::string& common, size_t perCall,
+                                            const std::string& token) {
+  // Providers that embed few inputs per call (Bedrock Titan: one) get one call per batch, in
+  // order; the answers are merged into one list with the indexes renumbered and usage summed.
+  // `common` holds the request members other than "input" (",key:value..."), kept for every batch.
+  std::string merged = R"({"object":"list","data":[)";
+  std::string batchBody;
+  int64_t promptTokens = 0;
+  size_t index = 0;
+  const http::Header ids[] = {{"x-llmux-model-group", d.cfg->modelName},
+                              {"x-llmux-deployment", d.cfg->id}};
+  for (size_t start = 0; start < inputs.size(); start += perCall) {
+    batchBody.assign(R"({"input":[)");
+    for (size_t i = start; i < std::min(inputs.size(), start + perCall); ++i) {
+      if (i > start) batchBody += ',';
+      appendJsonString(batchBody, inputs[i]);
+    }
+    batchBody += ']';
+    batchBody += common;
+    batchBody += '}';
+    if (auto e = buildNativeHead(batchBody, false, d, sc, token)) {
+      co_await sendError(out, *e, outcome, ids);
+      co_return;
+    }
+    CaptureWriter capture(out);
+    RequestOutcome batch;
+    co_await runUpstream(req, sc.chat, d, capture, batch, sc);
+    outcome.upstreamUs += batch.upstreamUs;
+    if (capture.status == 0 || out.clientGone()) {
+      outcome.status = batch.status;
+      outcome.errorType = batch.errorType;
+      co_return;
+    }
+    if (capture.status != 200) {
+      // The first failing batch is the answer, as the provider gave it.
+      outcome.status = capture.status;
+      outcome.errorType = batch.errorType;
+      Headers h;
+      h.add(ids[0].first, ids[0].second);
+      h.add(ids[1].first, ids[1].second);
+      h.add("content-type", "application/json");
+      if (!capture.retryAfter.empty()) h.add("retry-after", capture.retryAfter);
+      co_await out.respond(capture.status, h.span(), capture.body);
+      co_return;
+    }
+    promptTokens += batch.promptTokens;
+    simdjson::dom::array data;
+    if (json_.parse(capture.body)["data"].get(data) != simdjson::SUCCESS) {
+      co_await sendError(out,
+                         GatewayError::badGateway("An embeddings batch answer had no data list.",
+                                                  "upstream_protocol_error"),
+                         outcome, ids);
+      co_return;
+    }
+    for (simdjson::dom::element item : data) {
+      simdjson::dom::element emb;
+      if (item["embedding"].get(emb) != simdjson::SUCCESS) continue;
+      if (index > 0) merged += ',';
+      merged += fmt::format(R"({{"object":"embedding","index":{},"embedding":)", index++);
+      merged += simdjson::minify(emb);
+      merged += '}';
+    }
+  }
+  merged += R"(],"model":)";
+  appendJsonString(merged, sc.chat.model);
+  merged += fmt::format(R"(,"usage":{{"prompt_tokens":{},"total_tokens":{}}}}})", promptTokens,
+                        promptTokens);
+  outcome.promptTokens = promptTokens;
+  outcome.status = 200;
+  Headers h;
+  h.add(ids[0].first, ids[0].second);
+  h.add(ids[1].first, ids[1].second);
+  h.add("content-type", "application/json");
+  co_await out.respond(200, h.span(), merged);
+}
 
 const ModelGroup* Engine::routeSimple(http::Request& req, RequestOutcome& outcome, Scratch& sc,
                                       simdjson::dom::object& obj,
@@ -213,6 +305,25 @@ net::awaitable<void> Engine::embeddings(http::Request& req, http::ResponseWriter
       }
       sc->answerId.assign("emb-");
       sc->answerId += req.requestId;
+      size_t perCall = 0;
+#ifdef LLMUX_HAS_EMBEDDINGS
+      perCall = providers::embeddings::maxInputsPerCall(d.cfg->provider, d.upstreamModel);
+#endif
+      const bool batched = perCall != 0 && texts.size() > perCall && !tokenInput;
+      // Other requests on this thread reuse the parser at every co_await: copy what the batches
+      // need out of the DOM first.
+      std::vector<std::string> inputs;
+      std::string common;
+      if (batched) {
+        inputs.assign(texts.begin(), texts.end());
+        for (auto [key, value] : obj) {
+          if (key == "input") continue;
+          common += ',';
+          appendJsonString(common, key);
+          common += ':';
+          common += simdjson::minify(value);
+        }
+      }
       std::string token;
       if (d.google) {
         if (auto e = co_await googleToken(d, token)) {
@@ -221,11 +332,15 @@ net::awaitable<void> Engine::embeddings(http::Request& req, http::ResponseWriter
         }
       }
       sc->adapter = adapter;
-      if (auto e = buildNativeHead(req.body(), false, d, *sc, token)) {
-        co_await sendError(out, *e, outcome, ids);
+      if (!batched) {
+        if (auto e = buildNativeHead(req.body(), false, d, *sc, token)) {
+          co_await sendError(out, *e, outcome, ids);
+          co_return;
+        }
+        co_await runUpstream(req, sc->chat, d, out, outcome, *sc);
         co_return;
       }
-      co_await runUpstream(req, sc->chat, d, out, outcome, *sc);
+      co_await embedInBatches(req, out, outcome, *sc, d, inputs, common, perCall, token);
       co_return;
     }
     case ProviderKind::Unsupported:

@@ -192,7 +192,13 @@ net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatReques
 
 void Engine::buildOpenAIHead(http::Request& req, const types::ChatRequest& chat,
                              const DeploymentRt& d, Scratch& sc) {
-  openai::buildUpstreamBody(req.body(), chat, d.upstreamModel, sc.upBody);
+  simdjson::dom::object obj;
+  if (chat.hasDropParams &&
+      json_.parse(req.body().data(), req.body().size()).get(obj) == simdjson::SUCCESS) {
+    rewriteBody(obj, d.upstreamModel, chat.stream, sc.upBody, d.forceStreamUsage);
+  } else {
+    openai::buildUpstreamBody(req.body(), chat, d.upstreamModel, sc.upBody, d.forceStreamUsage);
+  }
   sc.upHead.assign(d.requestLinePrefix);
   sc.upHead += "content-type: application/json\r\ncontent-length: ";
   appendDecimal(sc.upHead, static_cast<int64_t>(sc.upBody.size()));

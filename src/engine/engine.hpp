@@ -69,6 +69,7 @@ struct Scratch {
   providers::UpstreamCall call;
   std::string dropped;
   std::string answerId;
+  std::string inlinedBody;  // the request with remote images inlined (providers without URLs)
   std::unique_ptr<providers::StreamDecoder> decoder;
   const providers::Adapter* adapter = nullptr;  // translator of this request; null = OpenAI splice
   bool base64 = false;                          // embeddings: encoding_format "base64"
@@ -126,6 +127,12 @@ class Engine {
   // with `err` set when it cannot be routed.
   const ModelGroup* routeSimple(http::Request& req, RequestOutcome& outcome, Scratch& sc,
                                 simdjson::dom::object& obj, std::optional<GatewayError>& err);
+  boost::asio::awaitable<void> embedInBatches(http::Request& req, http::ResponseWriter& out,
+                                              RequestOutcome& outcome, Scratch& sc,
+                                              const DeploymentRt& d,
+                                              const std::vector<std::string>& inputs,
+                                              const std::string& common, size_t perCall,
+                                              const std::string& token);
   void buildOpenAIHead(http::Request& req, const types::ChatRequest& chat, const DeploymentRt& d,
                        Scratch& sc);
   // Translates the request for a native provider into sc.upHead/upBody; `bearer` is an OAuth
@@ -140,6 +147,14 @@ class Engine {
   // refreshed when it is missing or within five minutes of expiry.
   boost::asio::awaitable<std::optional<GatewayError>> googleToken(const DeploymentRt& d,
                                                                   std::string& token);
+  // Downloads one client image URL (bounded; public addresses only unless allowed) as a data: URL.
+  boost::asio::awaitable<std::optional<GatewayError>> fetchImage(std::string_view url,
+                                                                 std::string& dataUrl);
+  // For providers that take no image URLs: `out` = `body` with every http(s) image_url replaced by
+  // the downloaded image as a data: URL (`replaced` false when there was none).
+  boost::asio::awaitable<std::optional<GatewayError>> inlineRemoteImages(std::string_view body,
+                                                                         std::string& out,
+                                                                         bool& replaced);
   // Sends the prepared sc.upHead/upBody with the deployment's retries and relays the answer.
   boost::asio::awaitable<void> runUpstream(http::Request& req, const types::ChatRequest& chat,
                                            const DeploymentRt& d, http::ResponseWriter& out,

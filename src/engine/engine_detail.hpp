@@ -119,4 +119,26 @@ inline std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
   return std::nullopt;
 }
 
+// The client's object with "model" replaced, LiteLLM's gateway-only keys (drop_params) left out
+// and, for streams with `forceUsage`, stream_options.include_usage forced on (the gateway accounts
+// for tokens); every other member is copied as it came (minified). For requests the byte splice
+// cannot serve (providers::openai::buildUpstreamBody).
+inline void rewriteBody(simdjson::dom::object obj, std::string_view upstreamModel, bool stream,
+                        std::string& out, bool forceUsage = true) {
+  out.assign("{\"model\":");
+  appendJsonString(out, upstreamModel);
+  for (auto [key, value] : obj) {
+    if (key == "model" || key == "drop_params" ||
+        (stream && forceUsage && key == "stream_options")) {
+      continue;
+    }
+    out += ',';
+    appendJsonString(out, key);
+    out += ':';
+    out += simdjson::minify(value);
+  }
+  if (stream && forceUsage) out += R"(,"stream_options":{"include_usage":true})";
+  out += '}';
+}
+
 }  // namespace llmux::engine::detail

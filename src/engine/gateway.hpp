@@ -40,6 +40,9 @@ struct DeploymentRt {
   std::string authHeaders;
   std::string fixedHeaders;  // extra_headers, user-agent, accept, each ending CRLF
   bool dropParams = false;   // drop_params of the deployment, else litellm_settings
+  // OpenAI streams: force stream_options.include_usage (false for Azure api-versions before
+  // 2024-09-01, which reject the field).
+  bool forceStreamUsage = true;
   // AWS SigV4 (Bedrock)
   std::string awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion;
   // Google OAuth (Vertex AI)

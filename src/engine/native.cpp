@@ -70,7 +70,7 @@ std::optional<GatewayError> Engine::buildNativeHead(std::string_view body, bool 
   appendDecimal(sc.upHead, static_cast<int64_t>(sc.upBody.size()));
   sc.upHead += "\r\n";
   sc.upHead += d.authHeaders;
-  if (d.spec->auth == AuthKind::AwsSigV4) {
+  if (d.spec->auth == AuthKind::AwsSigV4 && d.authHeaders.empty()) {
     if (d.awsAccessKeyId.empty() || d.awsSecretAccessKey.empty()) {
       auto e = GatewayError::authentication(fmt::format(
           "Deployment '{}' has no AWS credentials: set aws_access_key_id/aws_secret_access_key, "
@@ -132,13 +132,26 @@ net::awaitable<void> Engine::runNative(http::Request& req, const types::ChatRequ
     }
   }
   sc.adapter = d.adapter;
-  if (auto err = buildNativeHead(req.body(), chat.stream, d, sc, token)) {
+  std::string_view body = req.body();
+  if (d.spec->fetchImages) {
+    bool replaced = false;
+    if (auto err = co_await inlineRemoteImages(body, sc.inlinedBody, replaced)) {
+      const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
+                                 {"x-llmux-deployment", d.cfg->id}};
+      co_await sendError(out, *err, outcome, hs);
+      co_return;
+    }
+    if (replaced) body = sc.inlinedBody;
+  }
+  if (auto err = buildNativeHead(body, chat.stream, d, sc, token)) {
     const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
                                {"x-llmux-deployment", d.cfg->id}};
     co_await sendError(out, *err, outcome, hs);
     co_return;
   }
   co_await runUpstream(req, chat, d, out, outcome, sc);
+  // A rejected token (revoked, rotated key) must not be reused until its scheduled refresh.
+  if (d.google && outcome.status == 401) googleTokens_[d.google.get()].token.clear();
 }
 
 net::awaitable<std::optional<GatewayError>> Engine::googleToken(const DeploymentRt& d,

@@ -149,7 +149,8 @@ const std::vector<ProviderSpec>& table() {
 #endif
 #ifdef LLMUX_HAS_BEDROCK
     v.push_back(native("bedrock", "https://bedrock-runtime.{region}.amazonaws.com",
-                       "AWS_BEDROCK_RUNTIME_ENDPOINT", "", AuthKind::AwsSigV4, "", bedrockAdapter));
+                       "AWS_BEDROCK_RUNTIME_ENDPOINT", "AWS_BEARER_TOKEN_BEDROCK",
+                       AuthKind::AwsSigV4, "", bedrockAdapter));
 #endif
 #ifdef LLMUX_HAS_COHERE
     v.push_back(native("cohere", "https://api.cohere.com", "COHERE_API_BASE", "COHERE_API_KEY",
@@ -167,6 +168,10 @@ const std::vector<ProviderSpec>& table() {
     v.push_back(native("mistral", "https://api.mistral.ai/v1", "MISTRAL_API_BASE",
                        "MISTRAL_API_KEY", AuthKind::Bearer, "", mistralAdapter));
 #endif
+    for (auto& s : v) {
+      s.fetchImages = s.name == "bedrock" || s.name == "ollama" || s.name == "ollama_chat" ||
+                      s.name == "vertex_ai" || s.name == "gemini";
+    }
     return v;
   }();
   return specs;

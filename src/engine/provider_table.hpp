@@ -28,6 +28,8 @@ struct ProviderSpec {
   AuthKind auth = AuthKind::Bearer;
   std::string_view authHeader;                      // AuthKind::Header
   std::string_view chatPath = "/chat/completions";  // OpenAI-spliced providers
+  // The provider takes no image URLs: the gateway downloads them into data: URLs first.
+  bool fetchImages = false;
   // Native providers: the adapter for a deployment's upstream model (Vertex AI serves Gemini and
   // Anthropic models with different wire formats).
   const providers::Adapter* (*adapterFor)(std::string_view upstreamModel) = nullptr;

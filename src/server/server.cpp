@@ -20,6 +20,18 @@ Server::~Server() = default;
 void Server::listen() {
   auto addr = net::ip::make_address(opts_.host);
   net::ip::tcp::endpoint ep(addr, opts_.port);
+  {
+    // The workers bind with SO_REUSEPORT, which would also let this process share a port another
+    // llmux already serves (the kernel would split connections between the two). A plain bind
+    // first fails on a port in use.
+    net::io_context probeCtx;
+    net::ip::tcp::acceptor probe(probeCtx);
+    probe.open(ep.protocol());
+    probe.set_option(net::socket_base::reuse_address(true));
+    boost::system::error_code ec;
+    probe.bind(ep, ec);
+    if (ec) throw std::system_error(ec, "bind " + opts_.host + ":" + std::to_string(opts_.port));
+  }
   size_t n = opts_.workers == 0 ? 1 : opts_.workers;
   for (size_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, opts_, factory_));

@@ -260,6 +260,14 @@ error_code Walker::walkTop(od::object top) {
       e = onStreamOptions(v);
     } else if (key == "mock_response") {
       e = onMockResponse(v);
+    } else if (key == "drop_params") {
+      req_.hasDropParams = true;
+      bool b = false;
+      if (v.get_bool().get(b) == SUCCESS) {
+        req_.dropParams = b;
+      } else {
+        e = walkValue(v, 1);
+      }
     } else {
       e = walkValue(v, 1);
     }

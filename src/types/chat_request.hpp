@@ -32,7 +32,9 @@ struct ChatRequestFields {
   std::optional<std::string> mockResponse;  // "mock_response" (LiteLLM's testing switch), unescaped
   std::string lastUserText;  // text of the last user message (string or text parts joined)
   size_t messageCount = 0;
-  bool modelOwned = false;  // `model` points into modelStorage
+  bool modelOwned = false;     // `model` points into modelStorage
+  bool hasDropParams = false;  // "drop_params" (LiteLLM's, for the gateway; never sent upstream)
+  bool dropParams = false;     // its value
 };
 
 // Copies and moves keep `model` pointing at this object's own storage when it owns the name.

@@ -136,6 +136,8 @@ net::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>>
   for (const auto& r : results) eps.push_back(r.endpoint());
   if (eps.empty())
     co_return std::pair{net::error::make_error_code(net::error::host_not_found), eps};
+  // Hosts come from configs and from client image URLs: bound the cache.
+  if (dns_.size() >= 4096) dns_.clear();
   dns_[key] = DnsEntry{eps, now + kDnsTtl};
   co_return std::pair{boost::system::error_code{}, std::move(eps)};
 }
@@ -178,6 +180,26 @@ Failure Exchange::classify(const boost::system::error_code& ec, Failure ioDefaul
   return ioDefault;
 }
 
+bool isPublicAddress(const net::ip::address& a) {
+  if (a.is_unspecified() || a.is_loopback() || a.is_multicast()) return false;
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    if (b[0] == 10 || b[0] == 0 || b[0] == 127) return false;
+    if (b[0] == 172 && (b[1] & 0xf0) == 16) return false;
+    if (b[0] == 192 && b[1] == 168) return false;
+    if (b[0] == 169 && b[1] == 254) return false;          // link-local, cloud metadata
+    if (b[0] == 100 && (b[1] & 0xc0) == 64) return false;  // carrier-grade NAT
+    if (b[0] >= 224) return false;                         // multicast, reserved, broadcast
+    return true;
+  }
+  const auto v6 = a.to_v6();
+  if (v6.is_link_local() || v6.is_site_local()) return false;
+  if (v6.is_v4_mapped()) return isPublicAddress(net::ip::make_address_v4(net::ip::v4_mapped, v6));
+  const auto b = v6.to_bytes();
+  if ((b[0] & 0xfe) == 0xfc) return false;  // unique local fc00::/7
+  return true;
+}
+
 net::awaitable<Failure> Exchange::connect() {
   // The connect timeout covers DNS too; a timeout or abort cancels the lookup.
   armTimer(timeouts_.connect);
@@ -192,6 +214,13 @@ net::awaitable<Failure> Exchange::connect() {
   if (rec) {
     detail_ = "DNS lookup of " + target_.host + " failed: " + rec.message();
     co_return Failure::Connect;
+  }
+  if (target_.publicOnly) {
+    std::erase_if(endpoints, [](const tcp::endpoint& e) { return !isPublicAddress(e.address()); });
+    if (endpoints.empty()) {
+      detail_ = target_.host + " resolves to a private, loopback or link-local address";
+      co_return Failure::Connect;
+    }
   }
   conn_ = std::make_unique<Connection>(client_.ex_, target_);
   auto [cec, ep] = co_await net::async_connect(conn_->tcp, endpoints, kTok);

@@ -35,6 +35,9 @@ enum class Failure {
 };
 const char* failureName(Failure f);
 
+// Not loopback, private (RFC 1918, fc00::/7), link-local, CGNAT, multicast or unspecified.
+bool isPublicAddress(const boost::asio::ip::address& a);
+
 struct Timeouts {
   std::chrono::milliseconds connect{5000};
   std::chrono::milliseconds firstByte{600000};            // request sent -> first body byte

@@ -19,6 +19,9 @@ struct Target {
   // TLS settings of this origin when they differ from the client's default (ssl_verify).
   std::shared_ptr<boost::asio::ssl::context> tlsContext;
   bool tlsVerify = true;  // verify the certificate chain and the host name
+  // Connect only to public unicast addresses (gateway-side fetches of client-supplied URLs): a
+  // name resolving to loopback, private, link-local or unspecified addresses fails to connect.
+  bool publicOnly = false;
   // Connection-pool key: deployments with the same origin and TLS settings share connections.
   std::string poolKey;
 };

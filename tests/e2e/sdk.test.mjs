@@ -1,4 +1,5 @@
-// End-to-end: the official OpenAI Node SDK against a running llmux (started by run.sh).
+// End-to-end: the official OpenAI Node SDK against a running llmux (started by run.sh): the mock
+// provider (chat, embeddings, legacy completions) and the Python mock OpenAI upstream.
 // Env: LLMUX_URL (http://127.0.0.1:<port>), LLMUX_MASTER_KEY.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -177,7 +178,8 @@ test('models.list()', async () => {
     assert.equal(m.owned_by, 'llmux');
     ids.push(m.id);
   }
-  assert.deepEqual(ids, ['mock-gpt', 'mock-fixed', 'upstream-gpt', 'upstream-429', 'upstream-reset']);
+  assert.deepEqual(ids, ['mock-gpt', 'mock-fixed', 'upstream-gpt', 'upstream-429', 'upstream-reset',
+    'upstream-tools', 'claude', 'gemini', 'bedrock-claude']);
 });
 
 test('concurrent completions and streams keep their own content', async () => {
@@ -196,4 +198,89 @@ test('concurrent completions and streams keep their own content', async () => {
     }
   }
   for (const [got, want] of await Promise.all(jobs)) assert.equal(got, want);
+});
+
+// ---- embeddings (mock provider): the SDK asks for encoding_format "base64" by default and decodes the
+// little-endian float32 bytes itself.
+const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+
+test('embeddings.create (SDK default base64): 1536 floats, deterministic, unit length', async () => {
+  const a = await client.embeddings.create({ model: 'mock-gpt', input: 'the quick brown fox' });
+  assert.equal(a.object, 'list');
+  assert.equal(a.data.length, 1);
+  assert.equal(a.data[0].object, 'embedding');
+  assert.equal(a.data[0].index, 0);
+  const v = a.data[0].embedding;
+  assert.ok(Array.isArray(v), 'the SDK decoded base64 into an array');
+  assert.equal(v.length, 1536);
+  assert.ok(v.every((x) => Number.isFinite(x)));
+  assert.ok(Math.abs(norm(v) - 1) < 1e-4, `unit vector (norm ${norm(v)})`);
+  assert.ok(a.usage.prompt_tokens > 0);
+  assert.equal(a.usage.total_tokens, a.usage.prompt_tokens);
+
+  const again = await client.embeddings.create({ model: 'mock-gpt', input: 'the quick brown fox' });
+  assert.deepEqual(again.data[0].embedding, v, 'same text -> same vector');
+  const other = await client.embeddings.create({ model: 'mock-gpt', input: 'a lazy dog' });
+  assert.notDeepEqual(other.data[0].embedding, v, 'different text -> different vector');
+});
+
+test('embeddings.create: batch input, dimensions, encoding_format float matches base64', async () => {
+  const batch = await client.embeddings.create({ model: 'mock-gpt', input: ['one', 'two', 'one'] });
+  assert.deepEqual(batch.data.map((d) => d.index), [0, 1, 2]);
+  assert.deepEqual(batch.data[0].embedding, batch.data[2].embedding);
+  assert.notDeepEqual(batch.data[0].embedding, batch.data[1].embedding);
+
+  const small = await client.embeddings.create({ model: 'mock-gpt', input: 'one', dimensions: 256 });
+  assert.equal(small.data[0].embedding.length, 256);
+
+  const floats = await client.embeddings.create({ model: 'mock-gpt', input: 'one', encoding_format: 'float' });
+  const f = floats.data[0].embedding;
+  assert.equal(f.length, 1536);
+  const b = batch.data[0].embedding;
+  for (let i = 0; i < f.length; i++) assert.ok(Math.abs(f[i] - b[i]) < 1e-6, `component ${i}: ${f[i]} vs ${b[i]}`);
+
+  const b64 = await client.embeddings.create({ model: 'mock-gpt', input: 'one', encoding_format: 'base64' });
+  assert.equal(typeof b64.data[0].embedding, 'string', 'explicit base64 is returned undecoded');
+  assert.equal(Buffer.from(b64.data[0].embedding, 'base64').length, 1536 * 4);
+});
+
+// ---- legacy completions (mock provider): "This is a mock completion of: <prompt>" unless mock_response.
+const LEGACY = (prompt) => `This is a mock completion of: ${prompt}`;
+test('completions.create (legacy): plain and streamed', async () => {
+  const res = await client.completions.create({ model: 'mock-gpt', prompt: 'Say this is a test', max_tokens: 64 });
+  assert.equal(res.object, 'text_completion');
+  assert.ok(res.id);
+  assert.equal(res.choices.length, 1);
+  assert.equal(res.choices[0].index, 0);
+  assert.equal(res.choices[0].text, LEGACY('Say this is a test'));
+  assert.equal(res.choices[0].finish_reason, 'stop');
+  assert.ok(res.usage.prompt_tokens > 0 && res.usage.completion_tokens > 0);
+  assert.equal(res.usage.total_tokens, res.usage.prompt_tokens + res.usage.completion_tokens);
+
+  const fixed = await client.completions.create({ model: 'mock-fixed', prompt: 'ignored' });
+  assert.equal(fixed.choices[0].text, 'Hello from llmux!');
+
+  const stream = await client.completions.create({
+    model: 'mock-gpt',
+    prompt: 'stream the legacy way',
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  let text = '';
+  let finish = null;
+  let usage = null;
+  let chunks = 0;
+  for await (const c of stream) {
+    chunks++;
+    assert.equal(c.object, 'text_completion');
+    if (c.usage) usage = c.usage;
+    for (const ch of c.choices) {
+      text += ch.text ?? '';
+      if (ch.finish_reason) finish = ch.finish_reason;
+    }
+  }
+  assert.equal(text, LEGACY('stream the legacy way'));
+  assert.equal(finish, 'stop');
+  assert.ok(chunks >= 3);
+  assert.ok(usage && usage.completion_tokens > 0, 'usage chunk with include_usage');
 });

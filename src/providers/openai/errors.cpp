@@ -359,6 +359,12 @@ GatewayError mapUpstreamError(int status, std::string_view body,
   err.type = f.type && !f.type->empty() && shape != BodyShape::Unknown ? std::move(*f.type)
                                                                        : typeForStatus(err.status);
   err.retryAfterSeconds = retryAfterSeconds;
+  // Clients branch on OpenAI's codes: hosts that put the HTTP status in "code" (Azure's 429s, vLLM)
+  // or name things their own way get the OpenAI code for what happened.
+  const bool numericCode = err.code && !err.code->empty() &&
+                           err.code->find_first_not_of("0123456789") == std::string::npos;
+  if (err.status == 429 && numericCode) err.code = "rate_limit_exceeded";
+  if (err.code && *err.code == "DeploymentNotFound") err.code = "model_not_found";
   return err;
 }
 

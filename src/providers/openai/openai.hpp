@@ -21,8 +21,9 @@ struct Usage {
 // The upstream body: the client's bytes with "model" replaced by `upstreamModel` and, for streams,
 // stream_options.include_usage forced to true (so the gateway can account for tokens). Every other
 // byte is copied unchanged. `out` is cleared first.
+// `forceUsage` false leaves stream_options as the client sent them (hosts that reject the field).
 void buildUpstreamBody(std::string_view body, const types::ChatRequest& req,
-                       std::string_view upstreamModel, std::string& out);
+                       std::string_view upstreamModel, std::string& out, bool forceUsage = true);
 
 // Usage of a non-streaming response body; present=false when absent or malformed.
 // `body` gets spare capacity appended (simdjson padding).

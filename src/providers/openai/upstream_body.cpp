@@ -192,14 +192,14 @@ bool validSpan(const types::Span& span, size_t size) {
 }  // namespace
 
 void buildUpstreamBody(std::string_view body, const types::ChatRequest& req,
-                       std::string_view upstreamModel, std::string& out) {
+                       std::string_view upstreamModel, std::string& out, bool forceUsage) {
   out.clear();
   std::array<Edit, 2> edits{};
   size_t count = 0;
   if (validSpan(req.modelSpan, body.size())) {
     edits[count++] = {req.modelSpan.begin, req.modelSpan.end, EditKind::Model};
   }
-  if (req.stream) {
+  if (req.stream && forceUsage) {
     if (validSpan(req.streamOptionsMember, body.size())) {
       edits[count++] = {req.streamOptionsMember.begin, req.streamOptionsMember.end,
                         EditKind::ReplaceStreamOptions};

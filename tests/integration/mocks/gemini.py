@@ -36,6 +36,7 @@ candidates); `finish-safety` (a candidate with finishReason SAFETY and no conten
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -686,7 +687,11 @@ def _gjson(obj, indent=None):
 
 
 def _signature(seq, name):
-    return "CiQB" + hashlib.sha256(f"mock-thought-signature:{seq}:{name}".encode()).hexdigest()[:40] + "=="
+    """A thought signature as Gemini sends it: standard base64 (with padding) of opaque bytes (the real
+    ones start with "CiQB", the base64 of a protobuf header). 34 bytes, so the text ends in "==" and holds
+    '+' / '/' often enough to catch clients that do not give it back byte for byte."""
+    raw = b"\x0a\x24\x01" + hashlib.sha256(f"mock-thought-signature:{seq}:{name}".encode()).digest()[:31]
+    return base64.b64encode(raw).decode()
 
 
 def _embedding(text, dims):

@@ -48,8 +48,9 @@ class MockOllama(MockBase):
         self.api_key = api_key
         self.require_explicit_stream = require_explicit_stream
 
-    def error(self, h, rec, status, message):
-        return self.send_json(h, rec, status, {"error": message}, ctype="application/json; charset=utf-8")
+    def error(self, h, rec, status, message, headers=()):
+        return self.send_json(h, rec, status, {"error": message}, ctype="application/json; charset=utf-8",
+                              headers=headers)
 
     def handle_request(self, h, rec):
         route = rec.route
@@ -202,7 +203,9 @@ class MockOllama(MockBase):
         if status:
             msgs = {429: "too many requests", 500: "an error was encountered while running the model: unexpected EOF",
                     503: "server busy, please try again.  maximum pending requests exceeded"}
-            return self.error(h, rec, status, msgs.get(status, f"mock ollama error {status}"))
+            # -ra<N> forces Retry-After (as in every mock); Ollama itself sends none.
+            extra = [("Retry-After", str(fault.retry_after()))] if fault.retry_after() is not None else []
+            return self.error(h, rec, status, msgs.get(status, f"mock ollama error {status}"), extra)
         self.pre_answer_faults(h, rec, fault)
         if getattr(ask, "empty", False):
             body = {"model": model, "created_at": _ts(rec.seq, 0), "done": True, "done_reason": "load"}
