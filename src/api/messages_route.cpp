@@ -84,4 +84,24 @@ net::awaitable<bool> AnthropicWriter::endStream() {
   co_return co_await writeChunk({}, true);
 }
 
+net::awaitable<bool> AnthropicErrorWriter::respond(int status,
+                                                   std::span<const http::Header> headers,
+                                                   std::string_view body) {
+  if (status < 400) co_return co_await inner_.respond(status, headers, body);
+  HeaderCopy h(headers, "application/json");
+  buf_ = messages_api::toAnthropicError(parseOpenAIError(status, body, parser_));
+  co_return co_await inner_.respond(status, h.span(), buf_);
+}
+
+net::awaitable<bool> AnthropicErrorWriter::writeChunk(std::string_view data, bool last) {
+  constexpr std::string_view kEngineError = "data: {\"error\"";
+  if (!data.starts_with(kEngineError)) co_return co_await inner_.writeChunk(data, last);
+  std::string_view json = data.substr(6);
+  while (!json.empty() && (json.back() == '\n' || json.back() == '\r')) json.remove_suffix(1);
+  buf_ = "event: error\ndata: ";
+  buf_ += messages_api::toAnthropicError(parseOpenAIError(502, json, parser_));
+  buf_ += "\n\n";
+  co_return co_await inner_.writeChunk(buf_, last);
+}
+
 }  // namespace llmux::api

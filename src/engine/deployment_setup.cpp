@@ -61,8 +61,10 @@ void setupAws(const config::Deployment& d, DeploymentRt& rt) {
   rt.awsAccessKeyId = d.awsAccessKeyId.empty() ? env("AWS_ACCESS_KEY_ID") : d.awsAccessKeyId;
   rt.awsSecretAccessKey =
       d.awsSecretAccessKey.empty() ? env("AWS_SECRET_ACCESS_KEY") : d.awsSecretAccessKey;
-  rt.awsSessionToken = d.awsSessionToken.empty() ? env("AWS_SESSION_TOKEN") : d.awsSessionToken;
   const bool explicitKeys = !d.awsAccessKeyId.empty();
+  // An environment session token belongs to the environment's keys, not to configured ones.
+  rt.awsSessionToken = d.awsSessionToken;
+  if (rt.awsSessionToken.empty() && !explicitKeys) rt.awsSessionToken = env("AWS_SESSION_TOKEN");
   if (!explicitKeys && (rt.awsAccessKeyId.empty() || !d.awsProfileName.empty())) {
     // The shared credentials file, as the AWS SDKs read it.
     std::string profile = d.awsProfileName.empty() ? env("AWS_PROFILE") : d.awsProfileName;
@@ -269,6 +271,12 @@ void setupDeployment(const config::Config& cfg, const config::Deployment& d, Dep
     // Spliced requests send auth with the fixed headers: one append per request.
     rt.fixedHeaders = rt.authHeaders + rt.fixedHeaders;
     rt.authHeaders.clear();
+  } else if (spec.name == "mistral") {
+    // Mistral's chat needs an adapter, but its embeddings are OpenAI-shaped: spliced like OpenAI's,
+    // with the auth header in front of the fixed ones.
+    rt.embeddingsLine =
+        fmt::format("POST {} HTTP/1.1\r\n{}{}", joinPath(rt.target.basePath, "/v1/embeddings"),
+                    rt.hostLine, rt.authHeaders);
   }
 }
 

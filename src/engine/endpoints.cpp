@@ -19,6 +19,7 @@ using namespace detail;  // NOLINT(google-build-using-namespace): this module's 
 namespace {
 
 constexpr int kMockDimensions = 1536;
+constexpr size_t kMaxEmbeddingInputs = 2048;  // OpenAI's own limit
 constexpr int64_t kMaxDimensions = 65536;
 
 struct Common {
@@ -183,6 +184,67 @@ const ModelGroup* Engine::routeSimple(http::Request& req, RequestOutcome& outcom
   return g;
 }
 
+net::awaitable<void> Engine::embedNative(http::Request& req, http::ResponseWriter& out,
+                                         RequestOutcome& outcome, Scratch& sc,
+                                         const DeploymentRt& d, simdjson::dom::object obj,
+                                         const std::vector<std::string_view>& texts,
+                                         bool tokenInput) {
+  const http::Header ids[] = {{"x-llmux-model-group", d.cfg->modelName},
+                              {"x-llmux-deployment", d.cfg->id}};
+  const providers::Adapter* adapter = nullptr;
+#ifdef LLMUX_HAS_EMBEDDINGS
+  adapter = providers::embeddings::embeddingAdapter(d.cfg->provider, d.upstreamModel);
+#endif
+  if (adapter == nullptr) {
+    co_await sendError(out,
+                       GatewayError::invalidRequest(
+                           fmt::format("Provider '{}' (deployment '{}') does not offer embeddings.",
+                                       d.cfg->provider, d.cfg->id),
+                           "model", "unsupported_endpoint"),
+                       outcome, ids);
+    co_return;
+  }
+  sc.answerId.assign("emb-");
+  sc.answerId += req.requestId;
+  size_t perCall = 0;
+#ifdef LLMUX_HAS_EMBEDDINGS
+  perCall = providers::embeddings::maxInputsPerCall(d.cfg->provider, d.upstreamModel);
+#endif
+  const bool batched = perCall != 0 && texts.size() > perCall && !tokenInput;
+  // Other requests on this thread reuse the parser at every co_await: copy what the batches
+  // need out of the DOM first.
+  std::vector<std::string> inputs;
+  std::string common;
+  if (batched) {
+    inputs.assign(texts.begin(), texts.end());
+    for (auto [key, value] : obj) {
+      if (key == "input") continue;
+      common += ',';
+      appendJsonString(common, key);
+      common += ':';
+      common += simdjson::minify(value);
+    }
+  }
+  std::string token;
+  if (d.google) {
+    if (auto e = co_await googleToken(d, token)) {
+      co_await sendError(out, *e, outcome, ids);
+      co_return;
+    }
+  }
+  sc.adapter = adapter;
+  if (!batched) {
+    if (auto e = buildNativeHead(req.body(), false, d, sc, token)) {
+      co_await sendError(out, *e, outcome, ids);
+      co_return;
+    }
+    co_await runUpstream(req, sc.chat, d, out, outcome, sc);
+    co_return;
+  }
+  co_await embedInBatches(req, out, outcome, sc, d, inputs, common, perCall, token);
+  co_return;
+}
+
 net::awaitable<void> Engine::embeddings(http::Request& req, http::ResponseWriter& out,
                                         RequestOutcome& outcome) {
   auto sc = scratch_.get();
@@ -207,8 +269,15 @@ net::awaitable<void> Engine::embeddings(http::Request& req, http::ResponseWriter
   } else if (std::string_view s; input.get(s) == simdjson::SUCCESS) {
     texts.push_back(s);
   } else if (simdjson::dom::array arr; input.get(arr) == simdjson::SUCCESS) {
+    size_t inputs = 0;  // strings and token arrays; a flat array of ints is one input
     for (auto item : arr) {
       std::string_view t;
+      if (!item.is_int64() && ++inputs > kMaxEmbeddingInputs) {
+        err = GatewayError::invalidRequest(
+            fmt::format("Invalid 'input': at most {} inputs per request.", kMaxEmbeddingInputs),
+            "input");
+        break;
+      }
       if (item.get(t) == simdjson::SUCCESS) {
         texts.push_back(t);
       } else if (item.is_int64() || item.is_array()) {
@@ -275,6 +344,12 @@ net::awaitable<void> Engine::embeddings(http::Request& req, http::ResponseWriter
       co_await out.respond(200, h.span(), body);
       co_return;
     }
+    case ProviderKind::Native:
+      if (d.embeddingsLine.empty()) {
+        co_await embedNative(req, out, outcome, *sc, d, obj, texts, tokenInput);
+        co_return;
+      }
+      [[fallthrough]];  // OpenAI-shaped embeddings (Mistral)
     case ProviderKind::OpenAI: {
       rewriteBody(obj, d.upstreamModel, false, sc->upBody);
       sc->upHead.assign(d.embeddingsLine);
@@ -286,61 +361,6 @@ net::awaitable<void> Engine::embeddings(http::Request& req, http::ResponseWriter
       sc->dropped.clear();
       sc->adapter = nullptr;
       co_await runUpstream(req, sc->chat, d, out, outcome, *sc);
-      co_return;
-    }
-    case ProviderKind::Native: {
-      const providers::Adapter* adapter = nullptr;
-#ifdef LLMUX_HAS_EMBEDDINGS
-      adapter = providers::embeddings::embeddingAdapter(d.cfg->provider, d.upstreamModel);
-#endif
-      if (adapter == nullptr) {
-        co_await sendError(
-            out,
-            GatewayError::invalidRequest(
-                fmt::format("Provider '{}' (deployment '{}') does not offer embeddings.",
-                            d.cfg->provider, d.cfg->id),
-                "model", "unsupported_endpoint"),
-            outcome, ids);
-        co_return;
-      }
-      sc->answerId.assign("emb-");
-      sc->answerId += req.requestId;
-      size_t perCall = 0;
-#ifdef LLMUX_HAS_EMBEDDINGS
-      perCall = providers::embeddings::maxInputsPerCall(d.cfg->provider, d.upstreamModel);
-#endif
-      const bool batched = perCall != 0 && texts.size() > perCall && !tokenInput;
-      // Other requests on this thread reuse the parser at every co_await: copy what the batches
-      // need out of the DOM first.
-      std::vector<std::string> inputs;
-      std::string common;
-      if (batched) {
-        inputs.assign(texts.begin(), texts.end());
-        for (auto [key, value] : obj) {
-          if (key == "input") continue;
-          common += ',';
-          appendJsonString(common, key);
-          common += ':';
-          common += simdjson::minify(value);
-        }
-      }
-      std::string token;
-      if (d.google) {
-        if (auto e = co_await googleToken(d, token)) {
-          co_await sendError(out, *e, outcome, ids);
-          co_return;
-        }
-      }
-      sc->adapter = adapter;
-      if (!batched) {
-        if (auto e = buildNativeHead(req.body(), false, d, *sc, token)) {
-          co_await sendError(out, *e, outcome, ids);
-          co_return;
-        }
-        co_await runUpstream(req, sc->chat, d, out, outcome, *sc);
-        co_return;
-      }
-      co_await embedInBatches(req, out, outcome, *sc, d, inputs, common, perCall, token);
       co_return;
     }
     case ProviderKind::Unsupported:
@@ -385,7 +405,7 @@ net::awaitable<void> Engine::completions(http::Request& req, http::ResponseWrite
   const http::Header ids[] = {{"x-llmux-model-group", d.cfg->modelName},
                               {"x-llmux-deployment", d.cfg->id}};
   if (d.kind == ProviderKind::OpenAI) {
-    rewriteBody(obj, d.upstreamModel, sc->chat.stream, sc->upBody);
+    rewriteBody(obj, d.upstreamModel, sc->chat.stream, sc->upBody, d.forceStreamUsage);
     sc->upHead.assign(d.completionsLine);
     sc->upHead += "content-type: application/json\r\ncontent-length: ";
     appendDecimal(sc->upHead, static_cast<int64_t>(sc->upBody.size()));

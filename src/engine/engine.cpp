@@ -22,7 +22,8 @@ using namespace detail;  // NOLINT(google-build-using-namespace): this module's 
 
 void Scratch::trim() {
   constexpr size_t kKeep = 256 * 1024;
-  for (std::string* b : {&upHead, &upBody, &respBody, &outBuf, &upRead, &chat.lastUserText}) {
+  for (std::string* b : {&upHead, &upBody, &respBody, &outBuf, &upRead, &chat.lastUserText,
+                         &inlinedBody, &call.body, &call.headers, &dropped}) {
     if (b->capacity() > kKeep) std::string().swap(*b);
   }
   upHeaders.shrink(kKeep);

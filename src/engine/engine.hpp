@@ -107,6 +107,12 @@ class Engine {
 
   boost::asio::awaitable<void> embeddings(http::Request& req, http::ResponseWriter& out,
                                           RequestOutcome& outcome);
+  // /v1/messages for a model group served only by Anthropic deployments: the client's Anthropic
+  // request and the upstream's answer are relayed as they are (model replaced). Errors the engine
+  // itself produces are OpenAI-shaped; the caller's writer converts them.
+  [[nodiscard]] bool servesAnthropicNatively(std::string_view model) const;
+  boost::asio::awaitable<void> messagesPassthrough(http::Request& req, http::ResponseWriter& out,
+                                                   RequestOutcome& outcome);
   boost::asio::awaitable<void> completions(http::Request& req, http::ResponseWriter& out,
                                            RequestOutcome& outcome);
 
@@ -127,6 +133,11 @@ class Engine {
   // with `err` set when it cannot be routed.
   const ModelGroup* routeSimple(http::Request& req, RequestOutcome& outcome, Scratch& sc,
                                 simdjson::dom::object& obj, std::optional<GatewayError>& err);
+  boost::asio::awaitable<void> embedNative(http::Request& req, http::ResponseWriter& out,
+                                           RequestOutcome& outcome, Scratch& sc,
+                                           const DeploymentRt& d, simdjson::dom::object obj,
+                                           const std::vector<std::string_view>& texts,
+                                           bool tokenInput);
   boost::asio::awaitable<void> embedInBatches(http::Request& req, http::ResponseWriter& out,
                                               RequestOutcome& outcome, Scratch& sc,
                                               const DeploymentRt& d,
@@ -199,6 +210,7 @@ class Engine {
   struct GoogleTokenState {
     std::string token;
     std::chrono::steady_clock::time_point refreshAt{};
+    std::chrono::steady_clock::time_point expiresAt{};  // still usable while a refresh runs
     bool fetching = false;
     std::vector<boost::asio::steady_timer*> waiters;  // requests waiting for the fetch
   };

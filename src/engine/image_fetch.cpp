@@ -45,7 +45,9 @@ std::string_view imageUrlOf(dom::object part) {
   return {};
 }
 
-void collectUrls(dom::element req, std::vector<std::string_view>& urls) {
+// Every occurrence counts (each one is inlined): `occurrences` stops growing past the limit, so a
+// body full of URLs costs one bounded pass.
+void collectUrls(dom::element req, std::vector<std::string_view>& urls, size_t& occurrences) {
   dom::array messages;
   if (req["messages"].get(messages) != simdjson::SUCCESS) return;
   for (dom::element m : messages) {
@@ -55,10 +57,9 @@ void collectUrls(dom::element req, std::vector<std::string_view>& urls) {
       dom::object obj;
       if (part.get(obj) != simdjson::SUCCESS) continue;
       std::string_view url = imageUrlOf(obj);
-      if (isRemote(url) && !isVideoLink(url) &&
-          std::find(urls.begin(), urls.end(), url) == urls.end()) {
-        urls.push_back(url);
-      }
+      if (!isRemote(url) || isVideoLink(url)) continue;
+      if (++occurrences > kMaxImages) return;
+      if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
     }
   }
 }
@@ -70,7 +71,9 @@ void writeJson(dom::element e, const std::unordered_map<std::string_view, std::s
     case dom::element_type::OBJECT: {
       out += '{';
       bool first = true;
-      for (auto [key, value] : dom::object(e)) {
+      dom::object obj;
+      if (e.get(obj) != simdjson::SUCCESS) return;
+      for (auto [key, value] : obj) {
         if (!first) out += ',';
         first = false;
         appendJsonString(out, key);
@@ -96,7 +99,9 @@ void writeJson(dom::element e, const std::unordered_map<std::string_view, std::s
     case dom::element_type::ARRAY: {
       out += '[';
       bool first = true;
-      for (dom::element v : dom::array(e)) {
+      dom::array arr;
+      if (e.get(arr) != simdjson::SUCCESS) return;
+      for (dom::element v : arr) {
         if (!first) out += ',';
         first = false;
         writeJson(v, dataUrls, out, false);
@@ -151,7 +156,13 @@ net::awaitable<std::optional<GatewayError>> Engine::fetchImage(std::string_view 
     auto target = upstream::parseTarget(origin);
     if (auto* e = std::get_if<std::string>(&target)) co_return imageError(url, *e);
     upstream::Target t = std::get<upstream::Target>(std::move(target));
+    if (!isSafeHeaderValue(t.host) || t.host.find('\0') != std::string::npos) {
+      co_return imageError(url, "invalid host");
+    }
     t.publicOnly = !server.imageFetchAllowPrivate;
+    // Never reuse a pooled connection of a deployment (an api_base may be private): a pool key
+    // of its own, and the connection is closed after use.
+    t.poolKey += "|image-fetch";
     std::string path(parsed->encoded_path());
     if (path.empty()) path = "/";
     if (parsed->has_query()) path += "?" + std::string(parsed->encoded_query());
@@ -227,19 +238,27 @@ net::awaitable<std::optional<GatewayError>> Engine::inlineRemoteImages(std::stri
     dom::element doc;
     if (json_.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) co_return std::nullopt;
     std::vector<std::string_view> views;
-    collectUrls(doc, views);
+    size_t occurrences = 0;
+    collectUrls(doc, views, occurrences);
+    if (occurrences > kMaxImages) {
+      co_return GatewayError::invalidRequest(
+          fmt::format("Too many remote images; at most {} per request.", kMaxImages), "messages");
+    }
     for (auto v : views) urls.emplace_back(v);
   }
   if (urls.empty()) co_return std::nullopt;
-  if (urls.size() > kMaxImages) {
-    co_return GatewayError::invalidRequest(
-        fmt::format("Too many remote images ({}); at most {} per request.", urls.size(),
-                    kMaxImages),
-        "messages");
-  }
   std::vector<std::string> dataUrls(urls.size());
+  // All images of one request together stay within a few single-image limits.
+  const size_t totalLimit = static_cast<size_t>(gw_.cfg.server.imageFetchMaxBytes) * 3;
+  size_t total = 0;
   for (size_t i = 0; i < urls.size(); ++i) {
     if (auto err = co_await fetchImage(urls[i], dataUrls[i])) co_return err;
+    total += dataUrls[i].size();
+    if (total > totalLimit * 4 / 3 + 64) {
+      co_return GatewayError::invalidRequest(
+          fmt::format("The request's remote images exceed {} bytes together.", totalLimit),
+          "messages", "image_fetch_failed");
+    }
   }
   dom::element doc;
   if (json_.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) co_return std::nullopt;

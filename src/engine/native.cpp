@@ -10,6 +10,7 @@
 #include "engine/engine.hpp"
 #include "engine/engine_detail.hpp"
 #include "engine/google_auth.hpp"
+#include "providers/anthropic/anthropic.hpp"
 #include "providers/common/sigv4.hpp"
 
 namespace llmux::engine {
@@ -122,15 +123,6 @@ net::awaitable<void> Engine::runNative(http::Request& req, const types::ChatRequ
                                        RequestOutcome& outcome, Scratch& sc) {
   sc.answerId.assign("chatcmpl-");
   sc.answerId += req.requestId;
-  std::string token;
-  if (d.google) {
-    if (auto err = co_await googleToken(d, token)) {
-      const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
-                                 {"x-llmux-deployment", d.cfg->id}};
-      co_await sendError(out, *err, outcome, hs);
-      co_return;
-    }
-  }
   sc.adapter = d.adapter;
   std::string_view body = req.body();
   if (d.spec->fetchImages) {
@@ -142,6 +134,16 @@ net::awaitable<void> Engine::runNative(http::Request& req, const types::ChatRequ
       co_return;
     }
     if (replaced) body = sc.inlinedBody;
+  }
+  // The token last: image downloads may take longer than its refresh margin.
+  std::string token;
+  if (d.google) {
+    if (auto err = co_await googleToken(d, token)) {
+      const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
+                                 {"x-llmux-deployment", d.cfg->id}};
+      co_await sendError(out, *err, outcome, hs);
+      co_return;
+    }
   }
   if (auto err = buildNativeHead(body, chat.stream, d, sc, token)) {
     const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
@@ -159,6 +161,11 @@ net::awaitable<std::optional<GatewayError>> Engine::googleToken(const Deployment
   const GoogleServiceAccount& sa = *d.google;
   auto& st = googleTokens_[&sa];
   if (!st.token.empty() && Clock::now() < st.refreshAt) {
+    token = st.token;
+    co_return std::nullopt;
+  }
+  if (!st.token.empty() && Clock::now() < st.expiresAt - std::chrono::seconds(30) && st.fetching) {
+    // Refreshing ahead of expiry: the current token still works meanwhile.
     token = st.token;
     co_return std::nullopt;
   }
@@ -212,6 +219,10 @@ net::awaitable<std::optional<GatewayError>> Engine::googleToken(const Deployment
       const int64_t life = std::max<int64_t>(parsed->expiresIn, 1);
       const int64_t refreshIn = life > 600 ? life - 300 : life / 2;
       st.refreshAt = Clock::now() + std::chrono::seconds(refreshIn);
+      st.expiresAt = Clock::now() + std::chrono::seconds(life);
+    } else if (!st.token.empty() && Clock::now() < st.expiresAt - std::chrono::seconds(30)) {
+      // A failed refresh keeps the token that still works; the next request tries again.
+      f = upstream::Failure::None;
     } else {
       st.token.clear();
       const std::string detail =
@@ -340,6 +351,78 @@ net::awaitable<void> Engine::relayNativeStream(upstream::Exchange& ex,
     if (f != upstream::Failure::None || data.empty()) break;
   }
   ex.release();
+}
+
+}  // namespace llmux::engine
+
+namespace llmux::engine {
+
+bool Engine::servesAnthropicNatively(std::string_view model) const {
+  const ModelGroup* g = gw_.findGroup(model);
+  if (g == nullptr || g->tier.empty()) return false;
+  for (size_t i : g->tier) {
+    const auto& d = gw_.deployments[i];
+    if (d.kind != ProviderKind::Native || d.spec == nullptr || d.spec->name != "anthropic") {
+      return false;
+    }
+  }
+  return true;
+}
+
+net::awaitable<void> Engine::messagesPassthrough(http::Request& req, http::ResponseWriter& out,
+                                                 RequestOutcome& outcome) {
+  auto sc = scratch_.get();
+  sc->chat.reset();
+  {
+    simdjson::dom::element doc;
+    const std::string_view body = req.body();
+    std::string_view model;
+    if (json_.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+        doc["model"].get(model) != simdjson::SUCCESS) {
+      co_await sendError(out, GatewayError::invalidRequest("model: Field required", "model"),
+                         outcome);
+      co_return;
+    }
+    sc->chat.modelStorage.assign(model);
+    sc->chat.model = sc->chat.modelStorage;
+    bool stream = false;
+    if (doc["stream"].get(stream) == simdjson::SUCCESS) sc->chat.stream = stream;
+  }
+  outcome.stream = sc->chat.stream;
+  const ModelGroup* g = gw_.findGroup(sc->chat.model);
+  if (g == nullptr) {
+    co_await sendError(
+        out,
+        GatewayError::notFound(fmt::format("model: {} not found", sc->chat.model.substr(0, 200)),
+                               "model_not_found"),
+        outcome);
+    co_return;
+  }
+  const DeploymentRt& d = pick(*g);
+  outcome.group = static_cast<int>(d.group);
+  outcome.deployment = static_cast<int>(d.index);
+  sc->answerId.assign("msg_");
+  sc->answerId += req.requestId;
+  sc->adapter = &providers::anthropic::passthroughAdapter();
+  if (auto err = buildNativeHead(req.body(), sc->chat.stream, d, *sc, {})) {
+    co_await sendError(out, *err, outcome);
+    co_return;
+  }
+  // The client's API version and beta flags decide the wire format: they go upstream as sent.
+  sc->upHead.resize(sc->upHead.size() - 2);  // before the blank line
+  std::string_view version = req.header("anthropic-version");
+  if (version.empty() || !isSafeHeaderValue(version) || version.size() > 64) version = "2023-06-01";
+  sc->upHead += "anthropic-version: ";
+  sc->upHead += version;
+  sc->upHead += "\r\n";
+  std::string_view beta = req.header("anthropic-beta");
+  if (!beta.empty() && isSafeHeaderValue(beta) && beta.size() <= 1024) {
+    sc->upHead += "anthropic-beta: ";
+    sc->upHead += beta;
+    sc->upHead += "\r\n";
+  }
+  sc->upHead += "\r\n";
+  co_await runUpstream(req, sc->chat, d, out, outcome, *sc);
 }
 
 }  // namespace llmux::engine

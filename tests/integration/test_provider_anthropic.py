@@ -178,6 +178,48 @@ def _messages(port, body, stream=False, headers=None):
 
 
 @test
+def messages_passthrough_keeps_anthropic_fidelity(ctx):
+    # A group served by Anthropic alone: the body goes upstream as the client wrote it (model
+    # replaced), with the client's anthropic-version and anthropic-beta, and the answer comes back
+    # byte for byte: stop_sequence, thinking signatures and cache counts survive.
+    m = MockAnthropic().start()
+    ctx.cleanups.append(m.stop)
+    gw = ctx.gateway({"model_list": [
+        deployment("claude", "anthropic/claude-sonnet-4-5", api_base=m.base_url, api_key=ANTHROPIC_KEY)],
+        "llmux_settings": {"access_log": ""}})
+    mk = marker("pt")
+    body = {"model": "claude", "max_tokens": 2000, "stop_sequences": ["three"],
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "messages": [{"role": "user", "content": [{"type": "text", "text": f"one two three four {mk}",
+                                                       "cache_control": {"type": "ephemeral"}}]}]}
+    r = _messages(gw.port, body, headers={"anthropic-beta": "interleaved-thinking-2025-05-14"})
+    eq(r.status, 200, f"status ({r.body[:300]!r})")
+    j = r.json()
+    rec = m.wait_request(mk, done=True)
+    eq(r.body, rec.response_body if isinstance(rec.response_body, bytes) else rec.response_body.encode(),
+       "the answer is the upstream's bytes")
+    eq(j["stop_reason"], "stop_sequence", "stop_reason kept")
+    eq(j["stop_sequence"], "three", "stop_sequence kept")
+    thinking = [b for b in j["content"] if b["type"] == "thinking"]
+    check(thinking and thinking[0].get("signature"), f"thinking signature kept: {j['content']}")
+    headers = {k.lower(): v for k, v in rec.headers}
+    eq(headers.get("anthropic-beta"), "interleaved-thinking-2025-05-14", "anthropic-beta forwarded")
+    eq(headers.get("x-api-key"), ANTHROPIC_KEY, "the deployment's key upstream")
+    eq(rec.json["model"], "claude-sonnet-4-5", "model replaced")
+    eq(rec.json["messages"][0]["content"][0]["cache_control"], {"type": "ephemeral"}, "body otherwise as sent")
+    s = _messages(gw.port, dict(body, stream=True), stream=True)
+    eq(s.resp.status, 200, "stream status")
+    names = [e["event"] for e in s.events if e["event"]]
+    eq((names[0], names[-1]), ("message_start", "message_stop"), f"events {names}")
+    check("signature_delta" in "".join(e["data"] or "" for e in s.events), "signature deltas relayed")
+    # An upstream failure mid-stream stays an Anthropic error event.
+    m.set_fault("truncated-stream", 1)
+    s = _messages(gw.port, dict(body, stream=True), stream=True)
+    eq(s.events[-1]["event"], "error", f"truncation becomes an error event: {s.data[-2:]}")
+    eq(json.loads(s.events[-1]["data"])["type"], "error", "Anthropic error shape")
+
+
+@test
 def messages_api_backed_by_anthropic_and_openai(ctx):
     m = MockAnthropic().start()
     ctx.cleanups.append(m.stop)
@@ -194,7 +236,10 @@ def messages_api_backed_by_anthropic_and_openai(ctx):
         r = _messages(gw.port, body, headers={"x-api-key": "sk-gw-master"})
         eq(r.status, 200, f"{model}: status ({r.body[:300]!r})")
         j = r.json()
-        eq((j["type"], j["role"], j["model"]), ("message", "assistant", model), f"{model}: message shape")
+        # Anthropic-backed groups are relayed as they are (the upstream's model id); translated
+        # answers carry the client's model name.
+        want_model = "claude-sonnet-4-5" if model == "claude" else model
+        eq((j["type"], j["role"], j["model"]), ("message", "assistant", want_model), f"{model}: message shape")
         eq(j["content"][0]["type"], "text", f"{model}: text block")
         expect = mk if model == "claude" else "Hello from the mock upstream"
         check(expect in j["content"][0]["text"], f"{model}: text {j['content']}")
@@ -222,8 +267,11 @@ def messages_api_backed_by_anthropic_and_openai(ctx):
     r = _messages(gw.port, {"model": "nope", "max_tokens": 5, "messages": user_msg("x")},
                   headers={"x-api-key": "sk-gw-master"})
     eq((r.status, r.json()["error"]["type"]), (404, "not_found_error"), "unknown model")
-    r = _messages(gw.port, {"model": "claude", "messages": user_msg("x")}, headers={"x-api-key": "sk-gw-master"})
-    eq((r.status, r.json()["error"]["type"]), (400, "invalid_request_error"), "max_tokens required")
+    for model in ("claude", "gpt"):  # relayed (Anthropic answers) and translated (llmux answers)
+        r = _messages(gw.port, {"model": model, "messages": user_msg("x")}, headers={"x-api-key": "sk-gw-master"})
+        eq((r.status, r.json()["type"], r.json()["error"]["type"]), (400, "error", "invalid_request_error"),
+           f"{model}: max_tokens required")
+        check("max_tokens" in r.json()["error"]["message"], f"{model}: names max_tokens: {r.body[:200]!r}")
     r = request(gw.port, "POST", "/v1/messages/count_tokens",
                 {"model": "claude", "messages": user_msg("hello world, how are you")},
                 headers={"x-api-key": "sk-gw-master"}, auth=None)

@@ -25,6 +25,11 @@ const providers::Adapter& adapter();
 // (:streamRawPredict when streaming). Vertex takes no URL image sources.
 const providers::Adapter& vertexAdapter();
 
+// /v1/messages relayed to Anthropic as it is (passthrough.cpp): the client's Anthropic body with
+// "model" replaced, the answer and its SSE events byte for byte; usage read on the way. Requests
+// are Anthropic's, not OpenAI's: for Api's Anthropic route only.
+const providers::Adapter& passthroughAdapter();
+
 enum class Flavor { Direct, Vertex };
 
 // The OpenAI chat request as an Anthropic Messages call (the mapping is documented in request.cpp).

@@ -123,7 +123,10 @@ class MockAnthropic(MockBase):
             rec.rejected = "no anthropic-version"
             self.error(h, rec, 400, "anthropic-version: header is required")
             return False
-        if ver not in VERSIONS:
+        # Documented versions, plus any later date-shaped version: current SDKs send their own
+        # release date (@anthropic-ai/sdk 1.14 sends 2026-10-21), which the API accepts.
+        if ver not in VERSIONS and not (re.fullmatch(r"20\d\d-\d\d-\d\d", ver or "")
+                                        and ver > VERSIONS[0]):
             rec.rejected = "bad anthropic-version"
             self.error(h, rec, 400, f"anthropic-version: invalid version '{ver}'")
             return False
