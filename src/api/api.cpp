@@ -181,13 +181,13 @@ net::awaitable<void> Api::messages(http::Request& req, http::ResponseWriter& out
     co_await fail(GatewayError::invalidRequest("The request body is not a valid JSON object."));
     co_return;
   }
-  if (std::string_view model; r == Route::Messages &&
-                              doc["model"].get(model) == simdjson::SUCCESS &&
-                              engine_.servesAnthropicNatively(model)) {
-    // Anthropic in, Anthropic out: relayed as it is, nothing lost in translation.
+  if (std::string_view model;
+      doc["model"].get(model) == simdjson::SUCCESS && engine_.servesAnthropicNatively(model)) {
+    // Anthropic in, Anthropic out: relayed as it is, nothing lost in translation (and tokens
+    // counted by Anthropic itself).
     AnthropicErrorWriter writer(out);
     gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
-    co_await engine_.messagesPassthrough(req, writer, o);
+    co_await engine_.messagesPassthrough(req, writer, o, r == Route::CountTokens);
     gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
     co_return;
   }

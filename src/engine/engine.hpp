@@ -112,7 +112,8 @@ class Engine {
   // itself produces are OpenAI-shaped; the caller's writer converts them.
   [[nodiscard]] bool servesAnthropicNatively(std::string_view model) const;
   boost::asio::awaitable<void> messagesPassthrough(http::Request& req, http::ResponseWriter& out,
-                                                   RequestOutcome& outcome);
+                                                   RequestOutcome& outcome,
+                                                   bool countTokens = false);
   boost::asio::awaitable<void> completions(http::Request& req, http::ResponseWriter& out,
                                            RequestOutcome& outcome);
 

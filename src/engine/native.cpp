@@ -370,7 +370,7 @@ bool Engine::servesAnthropicNatively(std::string_view model) const {
 }
 
 net::awaitable<void> Engine::messagesPassthrough(http::Request& req, http::ResponseWriter& out,
-                                                 RequestOutcome& outcome) {
+                                                 RequestOutcome& outcome, bool countTokens) {
   auto sc = scratch_.get();
   sc->chat.reset();
   {
@@ -403,7 +403,9 @@ net::awaitable<void> Engine::messagesPassthrough(http::Request& req, http::Respo
   outcome.deployment = static_cast<int>(d.index);
   sc->answerId.assign("msg_");
   sc->answerId += req.requestId;
-  sc->adapter = &providers::anthropic::passthroughAdapter();
+  if (countTokens) sc->chat.stream = false;
+  sc->adapter = countTokens ? &providers::anthropic::countTokensAdapter()
+                            : &providers::anthropic::passthroughAdapter();
   if (auto err = buildNativeHead(req.body(), sc->chat.stream, d, *sc, {})) {
     co_await sendError(out, *err, outcome);
     co_return;

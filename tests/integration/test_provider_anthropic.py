@@ -212,6 +212,16 @@ def messages_passthrough_keeps_anthropic_fidelity(ctx):
     names = [e["event"] for e in s.events if e["event"]]
     eq((names[0], names[-1]), ("message_start", "message_stop"), f"events {names}")
     check("signature_delta" in "".join(e["data"] or "" for e in s.events), "signature deltas relayed")
+    # count_tokens is Anthropic's own count, not llmux's estimate.
+    mk2 = marker("ct")
+    r = request(gw.port, "POST", "/v1/messages/count_tokens",
+                {"model": "claude", "messages": user_msg(f"one two three {mk2}")},
+                headers={"anthropic-version": "2023-06-01"}, auth=None)
+    eq(r.status, 200, f"count_tokens ({r.body[:200]!r})")
+    rec = m.wait_request(mk2, done=True)
+    check(rec.path.endswith("/v1/messages/count_tokens"), f"asked upstream: {rec.path}")
+    eq(r.body, rec.response_body if isinstance(rec.response_body, bytes) else rec.response_body.encode(),
+       "Anthropic's count relayed")
     # An upstream failure mid-stream stays an Anthropic error event.
     m.set_fault("truncated-stream", 1)
     s = _messages(gw.port, dict(body, stream=True), stream=True)

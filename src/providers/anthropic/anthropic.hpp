@@ -29,6 +29,8 @@ const providers::Adapter& vertexAdapter();
 // "model" replaced, the answer and its SSE events byte for byte; usage read on the way. Requests
 // are Anthropic's, not OpenAI's: for Api's Anthropic route only.
 const providers::Adapter& passthroughAdapter();
+// The same for /v1/messages/count_tokens (Anthropic counts exactly; llmux can only estimate).
+const providers::Adapter& countTokensAdapter();
 
 enum class Flavor { Direct, Vertex };
 

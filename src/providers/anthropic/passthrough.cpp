@@ -42,13 +42,13 @@ void readUsage(dom::object u, Usage& usage, bool output) {
   usage.present = true;
 }
 
-std::optional<GatewayError> buildPassthrough(dom::element req, const RequestOptions& opts,
-                                             UpstreamCall& out) {
+std::optional<GatewayError> buildRelayed(dom::element req, const RequestOptions& opts,
+                                         UpstreamCall& out, std::string_view path) {
   dom::object obj;
   if (req.get(obj) != simdjson::SUCCESS) {
     return GatewayError::invalidRequest("The request body is not a JSON object.");
   }
-  out.path = "/v1/messages";
+  out.path = path;
   out.body.assign("{\"model\":");
   appendJsonString(out.body, opts.upstreamModel);
   for (auto [key, value] : obj) {
@@ -61,6 +61,16 @@ std::optional<GatewayError> buildPassthrough(dom::element req, const RequestOpti
   }
   out.body += '}';
   return std::nullopt;
+}
+
+std::optional<GatewayError> buildPassthrough(dom::element req, const RequestOptions& opts,
+                                             UpstreamCall& out) {
+  return buildRelayed(req, opts, out, "/v1/messages");
+}
+
+std::optional<GatewayError> buildCountTokens(dom::element req, const RequestOptions& opts,
+                                             UpstreamCall& out) {
+  return buildRelayed(req, opts, out, "/v1/messages/count_tokens");
 }
 
 std::optional<GatewayError> relayResponse(std::string_view body, const ResponseOptions&,
@@ -138,6 +148,12 @@ GatewayError mapPassthroughError(int status, std::string_view body,
 }
 
 }  // namespace
+
+const providers::Adapter& countTokensAdapter() {
+  static const Adapter kAdapter{"anthropic_count_tokens", buildCountTokens, relayResponse,
+                                makeRelay, mapPassthroughError};
+  return kAdapter;
+}
 
 const providers::Adapter& passthroughAdapter() {
   static const Adapter kAdapter{"anthropic_passthrough", buildPassthrough, relayResponse, makeRelay,
