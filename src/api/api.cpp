@@ -6,6 +6,7 @@
 
 #include "api/messages_route.hpp"
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "messages_api/messages_api.hpp"
 
 namespace llmux::api {
@@ -70,7 +71,8 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
     co_await messages(req, out, o, r);
   } else if (r == Route::NotFound) {
     co_await engine_.sendError(
-        out, GatewayError::notFound("Unknown route: " + std::string(path.substr(0, 200)) + "."), o);
+        out, GatewayError::notFound("Unknown route: " + std::string(utf8Prefix(path, 200)) + "."),
+        o);
   } else if ((wantPost && method != bhttp::verb::post) ||
              (!wantPost && method != bhttp::verb::get)) {
     GatewayError e{405,

@@ -20,4 +20,12 @@ inline bool isSafeHeaderValue(std::string_view v) {
   return v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
+// The first at most `n` bytes of `s`, not ending inside a UTF-8 sequence: for quoting client or
+// upstream text in error messages, which must stay valid UTF-8 JSON.
+inline std::string_view utf8Prefix(std::string_view s, size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 }  // namespace llmux

@@ -177,7 +177,7 @@ const ModelGroup* Engine::routeSimple(http::Request& req, RequestOutcome& outcom
   const ModelGroup* g = gw_.findGroup(sc.chat.model);
   if (g == nullptr) {
     err = GatewayError::notFound(fmt::format("Model '{}' not found. Available models: {}.",
-                                             sc.chat.model.substr(0, 200), gw_.availableModels),
+                                             utf8Prefix(sc.chat.model, 200), gw_.availableModels),
                                  "model_not_found");
     err->param = "model";
   }

@@ -99,7 +99,7 @@ net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseW
   const ModelGroup* g = gw_.findGroup(chat.model);
   if (g == nullptr) {
     auto e = GatewayError::notFound(fmt::format("Model '{}' not found. Available models: {}.",
-                                                chat.model.substr(0, 200), gw_.availableModels),
+                                                utf8Prefix(chat.model, 200), gw_.availableModels),
                                     "model_not_found");
     e.param = "model";
     co_await sendError(out, e, outcome);

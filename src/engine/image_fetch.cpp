@@ -132,7 +132,7 @@ std::string_view mimeFromExtension(std::string_view path) {
 
 GatewayError imageError(std::string_view url, std::string_view why) {
   return GatewayError::invalidRequest(
-      fmt::format("Could not fetch image '{}': {}.", url.substr(0, 200), why), "messages",
+      fmt::format("Could not fetch image '{}': {}.", utf8Prefix(url, 200), why), "messages",
       "image_fetch_failed");
 }
 

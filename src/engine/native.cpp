@@ -228,7 +228,7 @@ net::awaitable<std::optional<GatewayError>> Engine::googleToken(const Deployment
       const std::string detail =
           f != upstream::Failure::None
               ? fmt::format("{} ({})", upstream::failureName(f), ex.errorDetail())
-              : fmt::format("HTTP {}: {}", status, respBody.substr(0, 200));
+              : fmt::format("HTTP {}: {}", status, utf8Prefix(respBody, 200));
       err = GatewayError::badGateway(
           fmt::format("Could not get a Vertex AI access token for '{}' from {}: {}",
                       sa.clientEmail(), sa.tokenTarget().origin, detail),
@@ -393,7 +393,7 @@ net::awaitable<void> Engine::messagesPassthrough(http::Request& req, http::Respo
   if (g == nullptr) {
     co_await sendError(
         out,
-        GatewayError::notFound(fmt::format("model: {} not found", sc->chat.model.substr(0, 200)),
+        GatewayError::notFound(fmt::format("model: {} not found", utf8Prefix(sc->chat.model, 200)),
                                "model_not_found"),
         outcome);
     co_return;

@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
@@ -180,6 +181,15 @@ Failure Exchange::classify(const boost::system::error_code& ec, Failure ioDefaul
   return ioDefault;
 }
 
+// Asio resolves on one internal thread per execution context, and a getaddrinfo() in progress
+// cannot be interrupted. Names from clients (image URLs) are resolved in a context of their own,
+// so a name server that never answers delays only other client-supplied lookups, never the
+// deployments'. Deliberately never destroyed: its thread may be stuck in getaddrinfo() at exit.
+net::any_io_executor untrustedResolverExecutor() {
+  static auto* pool = new net::thread_pool(1);
+  return pool->get_executor();
+}
+
 bool isPublicAddress(const net::ip::address& a) {
   if (a.is_unspecified() || a.is_loopback() || a.is_multicast()) return false;
   if (a.is_v4()) {
@@ -203,7 +213,7 @@ bool isPublicAddress(const net::ip::address& a) {
 net::awaitable<Failure> Exchange::connect() {
   // The connect timeout covers DNS too; a timeout or abort cancels the lookup.
   armTimer(timeouts_.connect);
-  resolver_.emplace(client_.ex_);
+  resolver_.emplace(target_.publicOnly ? untrustedResolverExecutor() : client_.ex_);
   auto [rec, endpoints] = co_await client_.resolve(target_, *resolver_);
   resolver_.reset();
   if (aborted_) co_return Failure::Cancelled;

@@ -56,9 +56,11 @@ def image_urls_are_downloaded_for_providers_without_url_support(ctx):
     gw = ctx.gateway({"model_list": [deployment("llava", "ollama_chat/llava", api_base=m.origin)],
                       "llmux_settings": {"access_log": "", "image_fetch_allow_private": True,
                                          "image_fetch_max_bytes": 100000}})
-    for path in ("/cat.png", "/redirect"):
+    by_name = img.replace("127.0.0.1", "localhost")  # resolved on the client-supplied-names resolver
+    for url in (img + "/cat.png", img + "/redirect", by_name + "/cat.png"):
+        path = url
         mk = marker("img")
-        r = chat(gw.port, {"model": "llava", "messages": _msg(img + path, f"what is this {mk}")})
+        r = chat(gw.port, {"model": "llava", "messages": _msg(url, f"what is this {mk}")})
         eq(r.status, 200, f"{path}: status ({r.body[:300]!r})")
         up = m.wait_request(mk).json
         eq(up["messages"][0]["images"], [base64.b64encode(PNG).decode()], f"{path}: inlined as base64")
@@ -80,7 +82,8 @@ def image_fetch_refuses_private_addresses_by_default(ctx):
     gw = ctx.gateway({"model_list": [deployment("llava", "ollama_chat/llava", api_base=m.origin)],
                       "llmux_settings": {"access_log": ""}})
     # Loopback (the image server), and the deployment's own private origin (no pooled reuse).
-    for url in (img + "/cat.png", m.origin + "/api/tags", "http://[::1]:9/x.png", "http://169.254.169.254/x"):
+    for url in (img + "/cat.png", img.replace("127.0.0.1", "localhost") + "/cat.png",
+                m.origin + "/api/tags", "http://[::1]:9/x.png", "http://169.254.169.254/x"):
         r = chat(gw.port, {"model": "llava", "messages": _msg(url, "x")})
         check_error(r, 400, code="image_fetch_failed")
         check("private" in r.json()["error"]["message"] or "connect" in r.json()["error"]["message"].lower(),
