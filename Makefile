@@ -21,10 +21,12 @@ build-debug: deps
 run: build
 	./build/llmux serve --config $(CONFIG)
 
-# Every test: unit tests and fuzz corpora under ASan+UBSan, then the real binaries against mock upstreams
-# (integration), then the official OpenAI SDK against the release binary (end-to-end).
+# Every test: unit tests and fuzz corpora under ASan+UBSan, then the provider mocks' own checks, then the
+# real binaries against mock upstreams (integration), then the official OpenAI and Anthropic SDKs against
+# the release binary (end-to-end).
 test: build build-debug
 	@ctest --preset debug -j $(JOBS)
+	@python3 tests/integration/mocks/selftest.py
 	@LLMUX_BIN=build-debug/llmux python3 tests/integration/run.py
 	@LLMUX_BIN=build/llmux python3 tests/integration/run.py
 	@LLMUX_BIN=build/llmux tests/e2e/run.sh
@@ -33,6 +35,7 @@ unit: build-debug
 	@ctest --preset debug -j $(JOBS)
 
 integration: build build-debug
+	@python3 tests/integration/mocks/selftest.py
 	@LLMUX_BIN=build-debug/llmux python3 tests/integration/run.py
 	@LLMUX_BIN=build/llmux python3 tests/integration/run.py
 
