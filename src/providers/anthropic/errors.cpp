@@ -2,25 +2,11 @@
 #include <string_view>
 
 #include "providers/anthropic/anthropic.hpp"
+#include "providers/common/text_match.hpp"
 #include "providers/openai/openai.hpp"
 
 namespace llmux::providers::anthropic {
 namespace {
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// `needle` must be lowercase.
-bool containsLower(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    size_t k = 0;
-    while (k < needle.size() && lower(haystack[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
-}
 
 // Anthropic reports an over-long prompt as a plain invalid_request_error; clients (LangChain,
 // LiteLLM, ...) detect it by OpenAI's code to trim history, so the message is the only signal.

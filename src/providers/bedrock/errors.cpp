@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "providers/bedrock/bedrock.hpp"
+#include "providers/common/text_match.hpp"
 #include "providers/openai/openai.hpp"
 
 namespace llmux::providers::bedrock {
@@ -21,27 +22,12 @@ namespace {
 namespace dom = simdjson::dom;
 using simdjson::SUCCESS;
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 bool equalsLower(std::string_view s, std::string_view lowerWord) {
   if (s.size() != lowerWord.size()) return false;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (lower(s[i]) != lowerWord[i]) return false;
+    if (asciiLower(s[i]) != lowerWord[i]) return false;
   }
   return true;
-}
-
-// `needle` must be lowercase.
-bool containsLower(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    size_t k = 0;
-    while (k < needle.size() && lower(haystack[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
 }
 
 struct Known {

@@ -14,25 +14,11 @@
 #include <string_view>
 
 #include "providers/cohere/cohere.hpp"
+#include "providers/common/text_match.hpp"
 #include "providers/openai/openai.hpp"
 
 namespace llmux::providers::cohere {
 namespace {
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// `needle` must be lowercase.
-bool containsLower(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    size_t k = 0;
-    while (k < needle.size() && lower(haystack[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
-}
 
 // "too many tokens: max tokens must be less than or equal to N, the maximum output for this
 // model": the output limit, not the context. (A prompt that with max_tokens overflows the context

@@ -22,26 +22,12 @@
 
 #include <fmt/format.h>
 
+#include "providers/common/text_match.hpp"
 #include "providers/gemini/internal.hpp"
 #include "providers/openai/openai.hpp"
 
 namespace llmux::providers::gemini::detail {
 namespace {
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// `needle` must be lowercase.
-bool containsLower(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    size_t k = 0;
-    while (k < needle.size() && lower(haystack[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
-}
 
 // Gemini API: "The input token count (1200000) exceeds the maximum number of tokens allowed
 // (1048576)." Vertex AI: "Unable to submit request because the input token count is 1200000 but
@@ -164,7 +150,7 @@ GatewayError errorFromObject(int status, dom::object error, std::optional<int64_
     errCode = "unsupported_country_region_territory";
   } else if (!rpc.empty()) {
     std::string lc;
-    for (char c : rpc) lc.push_back(lower(c));
+    for (char c : rpc) lc.push_back(asciiLower(c));
     errCode = std::move(lc);
   }
   err.code = std::move(errCode);

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/text.hpp"
+#include "providers/common/text_match.hpp"
 #include "providers/mistral/internal.hpp"
 #include "providers/openai/openai.hpp"
 
@@ -24,21 +25,6 @@ namespace {
 namespace dom = simdjson::dom;
 
 constexpr size_t kMaxDetailMessage = 1000;
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// `needle` must be lowercase.
-bool containsLower(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    size_t k = 0;
-    while (k < needle.size() && lower(haystack[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
-}
 
 // "Prompt contains 40000 tokens and 0 draft tokens, too large for model with 32768 maximum
 // context length" and the like; clients (LangChain, LiteLLM...) trim history on OpenAI's code.

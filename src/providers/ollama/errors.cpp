@@ -15,27 +15,13 @@
 #include <string_view>
 #include <utility>
 
+#include "providers/common/text_match.hpp"
 #include "providers/ollama/internal.hpp"
 #include "providers/ollama/ollama.hpp"
 #include "providers/openai/openai.hpp"
 
 namespace llmux::providers::ollama {
 namespace {
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// `needle` must be lowercase.
-bool containsLower(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    size_t k = 0;
-    while (k < needle.size() && lower(haystack[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
-}
 
 bool isContextLengthMessage(std::string_view m) {
   return containsLower(m, "context length") || containsLower(m, "context window") ||
