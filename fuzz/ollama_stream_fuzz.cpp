@@ -11,33 +11,13 @@
 #include <string_view>
 
 #include "fuzz_check.hpp"
+#include "openai_sse_check.hpp"
 #include "providers/ollama/ollama.hpp"
 
 namespace {
 
 using llmux::providers::ResponseOptions;
 using llmux::providers::StreamStatus;
-
-void checkOutput(std::string_view out, simdjson::dom::parser& json) {
-  bool ended = false;  // an error or [DONE] was seen
-  while (!out.empty()) {
-    LLMUX_FUZZ_CHECK(!ended);
-    LLMUX_FUZZ_CHECK(out.starts_with("data: "));
-    const size_t end = out.find("\n\n");
-    LLMUX_FUZZ_CHECK(end != std::string_view::npos);
-    const std::string_view payload = out.substr(6, end - 6);
-    LLMUX_FUZZ_CHECK(payload.find('\n') == std::string_view::npos);
-    if (payload == "[DONE]") {
-      ended = true;
-    } else {
-      simdjson::dom::element doc;
-      LLMUX_FUZZ_CHECK(json.parse(payload).get(doc) == simdjson::SUCCESS);
-      LLMUX_FUZZ_CHECK(doc.is_object());
-      ended = doc["error"].error() == simdjson::SUCCESS;
-    }
-    out.remove_prefix(end + 2);
-  }
-}
 
 struct Run {
   std::string out;
@@ -92,6 +72,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   LLMUX_FUZZ_CHECK(split.out == whole.out);
 
   simdjson::dom::parser json;
-  checkOutput(split.out, json);
+  checkOpenAISse(split.out, json);
   return 0;
 }
