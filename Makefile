@@ -27,6 +27,7 @@ run: build
 test: build build-debug
 	@ctest --preset debug -j $(JOBS)
 	@python3 tests/integration/mocks/selftest.py
+	@python3 tests/integration/mock_openai_selftest.py
 	@LLMUX_BIN=build-debug/llmux python3 tests/integration/run.py
 	@LLMUX_BIN=build/llmux python3 tests/integration/run.py
 	@LLMUX_BIN=build/llmux tests/e2e/run.sh
@@ -36,6 +37,7 @@ unit: build-debug
 
 integration: build build-debug
 	@python3 tests/integration/mocks/selftest.py
+	@python3 tests/integration/mock_openai_selftest.py
 	@LLMUX_BIN=build-debug/llmux python3 tests/integration/run.py
 	@LLMUX_BIN=build/llmux python3 tests/integration/run.py
 

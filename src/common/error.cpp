@@ -64,6 +64,7 @@ std::string GatewayError::toJson() const {
   appendNullable(out, param);
   out += R"(,"code":)";
   appendNullable(out, code);
+  out += extraJson;
   out += "}}";
   return out;
 }

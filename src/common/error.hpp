@@ -20,6 +20,8 @@ struct GatewayError {
   // attempt on the same deployment, and worth trying a fallback deployment or model group.
   bool retryable = false;
   bool fallbackAllowed = false;
+  // Further members of the error object, pre-rendered (",\"attempts\":[...]"), or empty.
+  std::string extraJson{};
 
   // OpenAI error JSON: {"error":{"message":...,"type":...,"param":...,"code":...}}
   [[nodiscard]] std::string toJson() const;

@@ -52,6 +52,77 @@ struct Deployment {
   std::string azureAdToken;  // azure_ad_token: Entra ID bearer token instead of api-key
   // model_info kept as flat string pairs for /v1/models and later issues.
   std::map<std::string, std::string> modelInfo;
+  // Routing (issue 4): per-deployment concurrency cap, LiteLLM's max_parallel_requests; enforced
+  // together with rpm/tpm (a deployment at its limit is skipped, never overrun).
+  std::optional<int64_t> maxParallelRequests;
+  // Prices per token in USD (litellm_params or model_info input_cost_per_token /
+  // output_cost_per_token); override the price table. model_info.base_model names the table entry.
+  std::optional<double> inputCostPerToken;
+  std::optional<double> outputCostPerToken;
+  std::string baseModel;                  // model_info.base_model
+  std::optional<int64_t> maxInputTokens;  // model_info.max_input_tokens (context window)
+  std::vector<std::string> tags;          // litellm_params.tags (tag-based routing later)
+};
+
+// One error class of LiteLLM's retry_policy / allowed_fails_policy (…ErrorRetries,
+// …ErrorAllowedFails). Unset members fall back to num_retries / allowed_fails.
+struct ErrorClassCounts {
+  std::optional<int> badRequest;      // BadRequestError…
+  std::optional<int> authentication;  // AuthenticationError…
+  std::optional<int> timeout;         // TimeoutError…
+  std::optional<int> rateLimit;       // RateLimitError…
+  std::optional<int> contentPolicy;   // ContentPolicyViolationError…
+  std::optional<int> internalServer;  // InternalServerError…
+  [[nodiscard]] bool any() const {
+    return badRequest || authentication || timeout || rateLimit || contentPolicy || internalServer;
+  }
+};
+
+enum class RoutingStrategy { SimpleShuffle, LeastBusy, LatencyBased, UsageBased, CostBased };
+
+// model group -> the groups to try after it, in order ("*" = any group).
+using FallbackMap = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+// router_settings (and the LiteLLM keys of litellm_settings that configure the router; where both
+// give a key, router_settings wins).
+struct RouterSettings {
+  RoutingStrategy strategy = RoutingStrategy::SimpleShuffle;  // routing_strategy
+  // routing_strategy_args.lowest_latency_buffer: latency-based routing picks at random among the
+  // deployments within (1 + buffer) × the lowest latency.
+  double lowestLatencyBuffer = 0.0;
+  // num_retries: attempts after the first, across the group's deployments. Default 2: LiteLLM's
+  // Router falls back to openai.DEFAULT_MAX_RETRIES when neither section sets it.
+  int numRetries = 2;
+  ErrorClassCounts retryPolicy;  // retry_policy
+  // model_group_retry_policy: per model group.
+  std::vector<std::pair<std::string, ErrorClassCounts>> groupRetryPolicy;
+  std::chrono::milliseconds retryAfter{0};    // retry_after: least wait before a retry (s)
+  FallbackMap fallbacks;                      // fallbacks
+  FallbackMap contextWindowFallbacks;         // context_window_fallbacks
+  FallbackMap contentPolicyFallbacks;         // content_policy_fallbacks
+  std::vector<std::string> defaultFallbacks;  // default_fallbacks
+  int maxFallbacks = 5;                       // max_fallbacks
+  // allowed_fails (per deployment per minute). Unset: LiteLLM uses litellm.allowed_fails, 3
+  // (kDefaultAllowedFails); kept optional so the router can tell a configured value apart.
+  std::optional<int> allowedFails;
+  static constexpr int kDefaultAllowedFails = 3;
+  ErrorClassCounts allowedFailsPolicy;  // allowed_fails_policy
+  // cooldown_time (s); LiteLLM's DEFAULT_COOLDOWN_TIME_SECONDS is 5, and 0 also means 5.
+  std::chrono::milliseconds cooldownTime{5000};
+  bool disableCooldowns = false;               // disable_cooldowns
+  std::optional<double> timeoutSeconds;        // timeout: whole call (router default)
+  std::optional<double> streamTimeoutSeconds;  // stream_timeout: first chunk (router default)
+  // model_group_alias: alias -> group (LiteLLM's {"model": ..., "hidden": true} form included).
+  struct Alias {
+    std::string alias;
+    std::string group;
+    bool hidden = false;
+  };
+  std::vector<Alias> modelGroupAlias;
+  bool enablePreCallChecks = false;     // enable_pre_call_checks: skip deployments whose context
+                                        // window the prompt exceeds
+  bool backgroundHealthChecks = false;  // general_settings.background_health_checks
+  std::chrono::milliseconds healthCheckInterval{300000};  // general_settings.health_check_interval
 };
 
 // llmux_settings: (llmux's own block; LiteLLM ignores unknown top-level keys) plus the LiteLLM
@@ -93,6 +164,10 @@ struct Config {
   std::string masterKey;                // general_settings.master_key (empty = no auth)
   bool dropParams = false;  // litellm_settings.drop_params: drop what a provider cannot honour
   ServerSettings server;
+  RouterSettings router;
+  // Named Portkey-style routing configs (top-level routing_configs: id -> config), kept as JSON
+  // text; requests select one with `x-llmux-config: <id>` (or x-portkey-config).
+  std::vector<std::pair<std::string, std::string>> routingConfigs;
   // One per accepted-but-unimplemented key, per unset os.environ/ variable, and for an empty
   // model_list; sorted by line.
   std::vector<Warning> warnings;

@@ -16,6 +16,34 @@ constexpr double kMaxSeconds = 1e9;  // keeps every duration far from overflowin
 constexpr int64_t kMaxMillis = 1'000'000'000'000;
 constexpr double kMaxWeight = 1e9;
 constexpr int64_t kMaxRetries = 100;
+// USD per token: far above any real price; only catches nonsense.
+constexpr double kMaxCostPerToken = 1e6;
+
+// litellm_params.tags: a list of non-empty strings.
+void parseTags(ParseContext& ctx, const Entry& entry, Deployment& d) {
+  if (entry.value.IsNull()) return;
+  if (!entry.value.IsSequence()) {
+    ctx.addProblem(entry.path, entry.line,
+                   "must be a list of strings, got " + describe(entry.value));
+    return;
+  }
+  size_t i = 0;
+  for (const YAML::Node& item : entry.value) {
+    const int line = lineOf(item);
+    Entry tag{entry.key, item, fmt::format("{}[{}]", entry.path, i++),
+              line > 0 ? line : entry.line};
+    if (!item.IsScalar()) {
+      ctx.addProblem(tag.path, tag.line, "must be a string, got " + describe(item));
+      continue;
+    }
+    std::optional<std::string> v = ctx.readString(tag);
+    if (v && v->empty()) {
+      ctx.addProblem(tag.path, tag.line, "must not be empty");
+    } else if (v) {
+      d.tags.push_back(std::move(*v));
+    }
+  }
+}
 
 // RFC 9110 token characters: what an HTTP header name may contain.
 bool isHeaderName(std::string_view name) {
@@ -168,6 +196,14 @@ void parseLitellmParams(ParseContext& ctx, const Entry& params, Deployment& d) {
       } else if (!e.value.IsNull()) {
         ctx.addProblem(e.path, e.line, "must be true or false");
       }
+    } else if (k == "max_parallel_requests") {
+      d.maxParallelRequests = ctx.readInteger(e, 1, INT32_MAX);  // 0 would refuse every request
+    } else if (k == "input_cost_per_token") {
+      d.inputCostPerToken = ctx.readNumber(e, 0, kMaxCostPerToken);
+    } else if (k == "output_cost_per_token") {
+      d.outputCostPerToken = ctx.readNumber(e, 0, kMaxCostPerToken);
+    } else if (k == "tags") {
+      parseTags(ctx, e, d);
     } else if (std::string* field = credentialField(d, k)) {
       if (auto v = ctx.readString(e)) {
         if (isSafeHeaderValue(*v) || k == "vertex_credentials") {
@@ -209,9 +245,34 @@ std::optional<IdSite> parseModelInfo(ParseContext& ctx, const Entry& info, Deplo
       }
       continue;
     }
-    // Nested values (lists of tags, metadata maps) belong to later issues; keep only scalars.
-    if (!e.value.IsScalar()) continue;
-    if (auto v = ctx.readString(e)) d.modelInfo[e.key] = std::move(*v);
+    // Routing reads these; litellm_params prices, parsed before, win over model_info's.
+    std::optional<std::string> typedText;  // for modelInfo, without resolving (and warning) twice
+    if (e.key == "input_cost_per_token" || e.key == "output_cost_per_token") {
+      std::optional<double>& price =
+          e.key == "input_cost_per_token" ? d.inputCostPerToken : d.outputCostPerToken;
+      std::optional<double> v = ctx.readNumber(e, 0, kMaxCostPerToken);
+      if (v) typedText = fmt::format("{}", *v);
+      if (!price) price = v;
+    } else if (e.key == "max_input_tokens") {
+      // Not max_tokens: in LiteLLM's price map that is a legacy field, usually the output limit.
+      d.maxInputTokens = ctx.readInteger(e, 1, INT64_MAX);
+      if (d.maxInputTokens) typedText = fmt::format("{}", *d.maxInputTokens);
+    } else if (e.key == "base_model") {
+      if (auto v = ctx.readString(e)) {
+        d.baseModel = *v;
+        d.modelInfo[e.key] = std::move(*v);
+      }
+      continue;
+    } else {
+      // Nested values (lists of tags, metadata maps) belong to later issues; keep only scalars.
+      if (!e.value.IsScalar()) continue;
+      if (auto v = ctx.readString(e)) d.modelInfo[e.key] = std::move(*v);
+      continue;
+    }
+    if (typedText && e.value.IsScalar()) {
+      const std::string& raw = e.value.Scalar();
+      d.modelInfo[e.key] = raw.starts_with("os.environ/") ? std::move(*typedText) : raw;
+    }
   }
   return site;
 }

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <string_view>
 #include <system_error>
@@ -290,6 +291,13 @@ std::optional<bool> ParseContext::plainBool(const YAML::Node& node) {
     if (text == f) return false;
   }
   return std::nullopt;
+}
+
+std::optional<bool> ParseContext::readBool(const Entry& entry) {
+  if (entry.value.IsNull()) return std::nullopt;
+  std::optional<bool> b = plainBool(entry.value);
+  if (!b) addProblem(entry.path, entry.line, "must be true or false, got " + describe(entry.value));
+  return b;
 }
 
 }  // namespace llmux::config::detail

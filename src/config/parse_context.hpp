@@ -29,6 +29,15 @@ int lineOf(const YAML::Node& node);
 // Short description of a value for messages: 'abc', "a sequence", "a mapping".
 std::string describe(const YAML::Node& node);
 
+// A model group named by a setting (a fallback, an alias target...). They are checked against
+// model_list once the whole file is read, since the settings may come before model_list.
+struct GroupRef {
+  std::string name;
+  std::string path;
+  int line = 0;
+  bool aliasAllowed = true;  // a model_group_alias name is fine here (not for alias targets)
+};
+
 class ParseContext {
  public:
   explicit ParseContext(const LoadOptions& options) : options_(options) {}
@@ -38,6 +47,7 @@ class ParseContext {
   void notImplemented(const Entry& entry) { addWarning(entry.path, entry.line, kNotImplemented); }
 
   std::vector<Problem> takeProblems() { return std::move(problems_); }
+  [[nodiscard]] size_t problemCount() const { return problems_.size(); }
   std::vector<Warning> takeWarnings() { return std::move(warnings_); }
 
   // The pairs of `map` in file order, then those brought in by "<<" merge keys. strict: duplicate
@@ -57,6 +67,16 @@ class ParseContext {
                                    bool minExclusive = false);
   // YAML 1.1 booleans (what LiteLLM's PyYAML accepts) when written plain; quoted text is a string.
   static std::optional<bool> plainBool(const YAML::Node& node);
+  // plainBool, with a problem for anything else than a boolean or null.
+  std::optional<bool> readBool(const Entry& entry);
+
+  // Replaces the model groups `setting` refers to (so router_settings overrides litellm_settings).
+  void setGroupRefs(const std::string& setting, std::vector<GroupRef> refs) {
+    groupRefs_[setting] = std::move(refs);
+  }
+  [[nodiscard]] const std::map<std::string, std::vector<GroupRef>>& groupRefs() const {
+    return groupRefs_;
+  }
 
   // Exports (or only records, see LoadOptions) one environment_variables entry.
   void setVariable(const std::string& name, const std::string& value);
@@ -77,6 +97,7 @@ class ParseContext {
   std::vector<Warning> warnings_;
   int64_t mergeBudget_ = 50000;  // mapping entries "<<" may still pull in during this load
   bool mergeLimitReported_ = false;
+  std::map<std::string, std::vector<GroupRef>> groupRefs_;  // setting -> groups it names
 };
 
 // Section parsers (one per top-level key); each records its problems in the context.
@@ -84,7 +105,10 @@ void parseEnvironmentVariables(ParseContext& ctx, const Entry& section);
 void parseModelList(ParseContext& ctx, const Entry* section, Config& config);
 void parseGeneralSettings(ParseContext& ctx, const Entry& section, Config& config);
 void parseLitellmSettings(ParseContext& ctx, const Entry& section, Config& config);
-void parseRouterSettings(ParseContext& ctx, const Entry& section);
+void parseRouterSettings(ParseContext& ctx, const Entry& section, Config& config);
 void parseLlmuxSettings(ParseContext& ctx, const Entry& section, Config& config);
+void parseRoutingConfigs(ParseContext& ctx, const Entry& section, Config& config);
+// Warns about fallbacks, aliases and retry policies naming no model group of model_list.
+void checkGroupRefs(ParseContext& ctx, const Config& config);
 
 }  // namespace llmux::config::detail

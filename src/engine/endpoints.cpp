@@ -108,6 +108,13 @@ net::awaitable<void> Engine::embedInBatches(http::Request& req, http::ResponseWr
     RequestOutcome batch;
     co_await runUpstream(req, sc.chat, d, capture, batch, sc);
     outcome.upstreamUs += batch.upstreamUs;
+    if (sc.failure) {
+      // The first failing batch is the answer.
+      auto e = std::move(*sc.failure);
+      sc.failure.reset();
+      co_await sendError(out, e, outcome, ids);
+      co_return;
+    }
     if (capture.status == 0 || out.clientGone()) {
       outcome.status = batch.status;
       outcome.errorType = batch.errorType;
@@ -174,7 +181,9 @@ const ModelGroup* Engine::routeSimple(http::Request& req, RequestOutcome& outcom
   sc.chat.stream = c.stream;
   sc.chat.includeUsage = c.includeUsage;
   outcome.stream = c.stream;
-  const ModelGroup* g = gw_.findGroup(sc.chat.model);
+  const GroupMatch match = gw_.matchGroup(sc.chat.model);
+  const ModelGroup* g = match.group;
+  sc.capture = match.capture;
   if (g == nullptr) {
     err = GatewayError::notFound(fmt::format("Model '{}' not found. Available models: {}.",
                                              utf8Prefix(sc.chat.model, 200), gw_.availableModels),
@@ -238,7 +247,9 @@ net::awaitable<void> Engine::embedNative(http::Request& req, http::ResponseWrite
       co_await sendError(out, *e, outcome, ids);
       co_return;
     }
+    const auto t0 = Clock::now();
     co_await runUpstream(req, sc.chat, d, out, outcome, sc);
+    co_await finishSimple(out, outcome, sc, d, t0);
     co_return;
   }
   co_await embedInBatches(req, out, outcome, sc, d, inputs, common, perCall, token);
@@ -320,6 +331,7 @@ net::awaitable<void> Engine::embeddings(http::Request& req, http::ResponseWriter
   const DeploymentRt& d = pick(*g);
   outcome.group = static_cast<int>(d.group);
   outcome.deployment = static_cast<int>(d.index);
+  beginSimple(d, *sc, req.body());
   const http::Header ids[] = {{"x-llmux-model-group", d.cfg->modelName},
                               {"x-llmux-deployment", d.cfg->id}};
   switch (d.kind) {
@@ -351,7 +363,7 @@ net::awaitable<void> Engine::embeddings(http::Request& req, http::ResponseWriter
       }
       [[fallthrough]];  // OpenAI-shaped embeddings (Mistral)
     case ProviderKind::OpenAI: {
-      rewriteBody(obj, d.upstreamModel, false, sc->upBody);
+      rewriteBody(obj, sc->upstreamModel, false, sc->upBody);
       sc->upHead.assign(d.embeddingsLine);
       sc->upHead += "content-type: application/json\r\ncontent-length: ";
       appendDecimal(sc->upHead, static_cast<int64_t>(sc->upBody.size()));
@@ -360,7 +372,9 @@ net::awaitable<void> Engine::embeddings(http::Request& req, http::ResponseWriter
       sc->upHead += "\r\n";
       sc->dropped.clear();
       sc->adapter = nullptr;
+      const auto t0 = Clock::now();
       co_await runUpstream(req, sc->chat, d, out, outcome, *sc);
+      co_await finishSimple(out, outcome, *sc, d, t0);
       co_return;
     }
     case ProviderKind::Unsupported:
@@ -402,10 +416,11 @@ net::awaitable<void> Engine::completions(http::Request& req, http::ResponseWrite
   const DeploymentRt& d = pick(*g);
   outcome.group = static_cast<int>(d.group);
   outcome.deployment = static_cast<int>(d.index);
+  beginSimple(d, *sc, req.body());
   const http::Header ids[] = {{"x-llmux-model-group", d.cfg->modelName},
                               {"x-llmux-deployment", d.cfg->id}};
   if (d.kind == ProviderKind::OpenAI) {
-    rewriteBody(obj, d.upstreamModel, sc->chat.stream, sc->upBody, d.forceStreamUsage);
+    rewriteBody(obj, sc->upstreamModel, sc->chat.stream, sc->upBody, d.forceStreamUsage);
     sc->upHead.assign(d.completionsLine);
     sc->upHead += "content-type: application/json\r\ncontent-length: ";
     appendDecimal(sc->upHead, static_cast<int64_t>(sc->upBody.size()));
@@ -414,7 +429,9 @@ net::awaitable<void> Engine::completions(http::Request& req, http::ResponseWrite
     sc->upHead += "\r\n";
     sc->dropped.clear();
     sc->adapter = nullptr;
+    const auto t0 = Clock::now();
     co_await runUpstream(req, sc->chat, d, out, outcome, *sc);
+    co_await finishSimple(out, outcome, *sc, d, t0);
     co_return;
   }
   if (d.kind == ProviderKind::Mock) {

@@ -23,11 +23,16 @@ using namespace detail;  // NOLINT(google-build-using-namespace): this module's 
 void Scratch::trim() {
   constexpr size_t kKeep = 256 * 1024;
   for (std::string* b : {&upHead, &upBody, &respBody, &outBuf, &upRead, &chat.lastUserText,
-                         &inlinedBody, &call.body, &call.headers, &dropped}) {
+                         &inlinedBody, &call.body, &call.headers, &dropped, &attemptLog}) {
     if (b->capacity() > kKeep) std::string().swap(*b);
   }
   upHeaders.shrink(kKeep);
   sse.reset();
+  routing.clear();
+  tried.clear();
+  if (attempts.capacity() > 64) std::vector<AttemptRecord>().swap(attempts);
+  attempts.clear();
+  failure.reset();
 }
 
 ScratchPool::Lease ScratchPool::get() {
@@ -49,26 +54,12 @@ Engine::Engine(Gateway& gw, net::any_io_executor ex, size_t worker, TimeoutSweep
       ex_(ex),
       worker_(worker),
       client_(ex, gw.tls, sweep),
-      wrr_(gw.deployments.size(), 0.0),
+      selector_(gw.routeInfo, gw.states(), gw.cfg.router.strategy,
+                gw.cfg.router.lowestLatencyBuffer,
+                0x2545f4914f6cdd1dULL * (static_cast<uint64_t>(worker) + 7) ^
+                    static_cast<uint64_t>(Clock::now().time_since_epoch().count())),
       rng_(0x9e3779b97f4a7c15ULL ^ (static_cast<uint64_t>(worker) + 1) * 0xbf58476d1ce4e5b9ULL ^
            static_cast<uint64_t>(Clock::now().time_since_epoch().count())) {}
-
-const DeploymentRt& Engine::pick(const ModelGroup& g) {
-  // Smooth weighted round-robin over the group's preferred tier (nginx's algorithm): every
-  // deployment gains its weight, the leader is chosen and pays the total back. Deterministic, and
-  // it interleaves instead of sending bursts to the heaviest deployment.
-  const auto& tier = g.tier;
-  if (tier.size() == 1) return gw_.deployments[tier[0]];
-  size_t best = tier[0];
-  double total = 0;
-  for (size_t i : tier) {
-    wrr_[i] += gw_.deployments[i].weight;
-    total += gw_.deployments[i].weight;
-    if (wrr_[i] > wrr_[best]) best = i;
-  }
-  wrr_[best] -= total;
-  return gw_.deployments[best];
-}
 
 net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayError& err,
                                        RequestOutcome& outcome,
@@ -87,59 +78,11 @@ net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayE
   co_await out.respond(err.status, h.span(), json);
 }
 
-net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseWriter& out,
-                                             RequestOutcome& outcome) {
-  auto sc = scratch_.get();
-  if (auto e = types::parseChatRequest(req.body(), sc->chat)) {
-    co_await sendError(out, *e, outcome);
-    co_return;
-  }
-  const types::ChatRequest& chat = sc->chat;
-  outcome.stream = chat.stream;
-  const ModelGroup* g = gw_.findGroup(chat.model);
-  if (g == nullptr) {
-    auto e = GatewayError::notFound(fmt::format("Model '{}' not found. Available models: {}.",
-                                                utf8Prefix(chat.model, 200), gw_.availableModels),
-                                    "model_not_found");
-    e.param = "model";
-    co_await sendError(out, e, outcome);
-    co_return;
-  }
-  const DeploymentRt& d = pick(*g);
-  outcome.group = static_cast<int>(d.group);
-  outcome.deployment = static_cast<int>(d.index);
-  switch (d.kind) {
-    case ProviderKind::Mock:
-      co_await runMock(req, chat, d, out, outcome);
-      break;
-    case ProviderKind::OpenAI:
-      buildOpenAIHead(req, chat, d, *sc);
-      co_await runUpstream(req, chat, d, out, outcome, *sc);
-      break;
-    case ProviderKind::Native:
-      co_await runNative(req, chat, d, out, outcome, *sc);
-      break;
-    case ProviderKind::Unsupported: {
-      const http::Header hs[] = {{"x-llmux-model-group", g->name},
-                                 {"x-llmux-deployment", d.cfg->id}};
-      co_await sendError(
-          out,
-          GatewayError::invalidRequest(
-              fmt::format("Deployment '{}' uses provider '{}', which this build of llmux "
-                          "does not support yet.",
-                          d.cfg->id, d.cfg->provider),
-              "model", "unsupported_provider"),
-          outcome, hs);
-      break;
-    }
-  }
-}
-
 net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatRequest& chat,
                                      const DeploymentRt& d, http::ResponseWriter& out,
-                                     RequestOutcome& outcome) {
+                                     RequestOutcome& outcome, Scratch& sc) {
   const auto& cfg = *d.cfg;
-  auto reply = providers::mock::makeReply(chat, cfg.mockResponse, req.body().size());
+  auto reply = providers::mock::makeReply(chat, cfg.mockResponse, sc.body.size());
   outcome.promptTokens = reply.promptTokens;
   outcome.completionTokens = reply.completionTokens;
   net::steady_timer timer(ex_);
@@ -156,9 +99,7 @@ net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatReques
   }
   std::string id = "chatcmpl-" + std::string(req.requestId);
   auto created = static_cast<int64_t>(std::time(nullptr));
-  Headers h;
-  h.add("x-llmux-model-group", cfg.modelName);
-  h.add("x-llmux-deployment", cfg.id);
+  Headers& h = sc.headers;
   outcome.status = 200;
   if (!chat.stream) {
     h.add("content-type", "application/json");
@@ -193,12 +134,13 @@ net::awaitable<void> Engine::runMock(http::Request& req, const types::ChatReques
 
 void Engine::buildOpenAIHead(http::Request& req, const types::ChatRequest& chat,
                              const DeploymentRt& d, Scratch& sc) {
+  (void)req;
   simdjson::dom::object obj;
-  if (chat.hasDropParams &&
-      json_.parse(req.body().data(), req.body().size()).get(obj) == simdjson::SUCCESS) {
-    rewriteBody(obj, d.upstreamModel, chat.stream, sc.upBody, d.forceStreamUsage);
+  if ((chat.hasDropParams || chat.hasRouterFields) &&
+      json_.parse(sc.body.data(), sc.body.size()).get(obj) == simdjson::SUCCESS) {
+    rewriteBody(obj, sc.upstreamModel, chat.stream, sc.upBody, d.forceStreamUsage);
   } else {
-    openai::buildUpstreamBody(req.body(), chat, d.upstreamModel, sc.upBody, d.forceStreamUsage);
+    openai::buildUpstreamBody(sc.body, chat, sc.upstreamModel, sc.upBody, d.forceStreamUsage);
   }
   sc.upHead.assign(d.requestLinePrefix);
   sc.upHead += "content-type: application/json\r\ncontent-length: ";
@@ -216,12 +158,12 @@ net::awaitable<void> Engine::runUpstream(http::Request& req, const types::ChatRe
   upstream::Timeouts t;
   t.connect = gw_.cfg.server.connectTimeout;
   if (chat.stream) {
-    t.firstByte = d.streamTimeout;
+    t.firstByte = sc.streamTimeout;
     t.idle = d.streamIdleTimeout;
   } else {
-    t.deadline = Clock::now() + d.timeout;  // the whole call, retries included
-    t.firstByte = d.timeout;
-    t.idle = d.timeout;
+    t.deadline = Clock::now() + sc.timeout;  // the whole call, this deployment's retries included
+    t.firstByte = sc.timeout;
+    t.idle = sc.timeout;
   }
   // The exchange, the retry timer and the header list live in the Scratch, not in this coroutine's
   // frame: it stays under Asio's 1 KiB frame-recycling limit that way (no malloc per request).
@@ -234,21 +176,18 @@ net::awaitable<void> Engine::runUpstream(http::Request& req, const types::ChatRe
   } dropExchange{ex};
   AbortAttempt abort(ex, backoff);
   WatchGuard watch(out, &abort);
-  Headers& base = sc.headers;
-  base.n = 0;
-  base.add("x-llmux-model-group", d.cfg->modelName);
-  base.add("x-llmux-deployment", d.cfg->id);
-  if (!sc.dropped.empty()) base.add("x-llmux-dropped-params", sc.dropped);
+  if (!sc.dropped.empty()) sc.headers.add("x-llmux-dropped-params", sc.dropped);
   const auto t0 = Clock::now();
   auto clientGone = [&] {
-    outcome.upstreamUs = usSince(t0);
+    outcome.upstreamUs += usSince(t0);
     outcome.status = 499;
     outcome.errorType = "client_closed_request";
   };
 
   // Attempts on this deployment (litellm_params.max_retries), like the official SDKs: retry
   // connection failures and 408/409/429/5xx answers, honouring Retry-After and x-should-retry,
-  // always before anything has been sent to the client.
+  // always before anything has been sent to the client. A failure that remains is left in
+  // sc.failure for the router (route.cpp), which may try another deployment or model group.
   for (int attempt = 0;; ++attempt) {
     const bool mayRetry = attempt < d.cfg->maxRetries;
     ex.emplace(client_, d.target, t, sc.upHeaders, sc.upRead);
@@ -260,8 +199,8 @@ net::awaitable<void> Engine::runUpstream(http::Request& req, const types::ChatRe
     if (f != upstream::Failure::None) {
       const bool retryable = f == upstream::Failure::Connect || f == upstream::Failure::Reset;
       if (!(mayRetry && retryable && co_await sleepBeforeRetry(backoff, attempt, {}, t.deadline))) {
-        outcome.upstreamUs = usSince(t0);
-        co_await sendFailure(out, outcome, base.span(), f, d, *ex, chat.stream);
+        outcome.upstreamUs += usSince(t0);
+        sc.failure = failureError(f, d, *ex, chat.stream, sc);
         co_return;
       }
       if (out.clientGone()) {
@@ -280,12 +219,12 @@ net::awaitable<void> Engine::runUpstream(http::Request& req, const types::ChatRe
     if (ok && chat.stream && sc.adapter != nullptr) {
       // Native streams come as SSE, NDJSON or AWS event-stream: the decoder knows which.
       co_await relayNativeStream(*ex, chat, d, req, out, outcome, sc);
-      outcome.upstreamUs = usSince(t0);
+      outcome.upstreamUs += usSince(t0);
       co_return;
     }
     if (ok && chat.stream && isSse) {
       co_await relayStream(*ex, chat, d, req, out, outcome, sc);
-      outcome.upstreamUs = usSince(t0);
+      outcome.upstreamUs += usSince(t0);
       co_return;
     }
 
@@ -299,15 +238,18 @@ net::awaitable<void> Engine::runUpstream(http::Request& req, const types::ChatRe
           clientGone();
           co_return;
         }
-        outcome.upstreamUs = usSince(t0);
-        co_await sendFailure(out, outcome, base.span(), rf, d, *ex, chat.stream);
+        outcome.upstreamUs += usSince(t0);
+        sc.failure = failureError(rf, d, *ex, chat.stream, sc);
         co_return;
       }
       if (data.empty()) break;
       if (sc.respBody.size() + data.size() > limit) {
-        outcome.upstreamUs = usSince(t0);
+        outcome.upstreamUs += usSince(t0);
         ex->abort();
-        co_await sendTooLarge(out, outcome, base.span(), d, limit);
+        sc.failure = GatewayError::badGateway(
+            fmt::format("Upstream response for deployment '{}' exceeds {} bytes.", d.cfg->id,
+                        limit),
+            "upstream_response_too_large");
         co_return;
       }
       if (sc.respBody.empty() && ex->done()) {
@@ -331,12 +273,12 @@ net::awaitable<void> Engine::runUpstream(http::Request& req, const types::ChatRe
         }
         continue;
       }
-      outcome.upstreamUs = usSince(t0);
-      co_await sendUpstreamError(out, outcome, base.span(), sc.adapter, status, sc.respBody,
-                                 retryAfter);
+      outcome.upstreamUs += usSince(t0);
+      sc.failure = mapUpstream(sc.adapter, status, sc.respBody, retryAfter);
+      sc.failureRetryAfterMs = retryAfterMsOf(*ex);
       co_return;
     }
-    outcome.upstreamUs = usSince(t0);
+    outcome.upstreamUs += usSince(t0);
     if (sc.adapter != nullptr) {
       co_await sendTranslated(out, outcome, sc, status);
       co_return;
@@ -345,40 +287,11 @@ net::awaitable<void> Engine::runUpstream(http::Request& req, const types::ChatRe
     outcome.promptTokens = usage.promptTokens;
     outcome.completionTokens = usage.completionTokens;
     outcome.status = status;
-    base.add("content-type", sc.contentType.empty() ? std::string_view("application/json")
-                                                    : std::string_view(sc.contentType));
-    co_await out.respond(status, base.span(), sc.respBody);
+    sc.headers.add("content-type", sc.contentType.empty() ? std::string_view("application/json")
+                                                          : std::string_view(sc.contentType));
+    co_await out.respond(status, sc.headers.span(), sc.respBody);
     co_return;
   }
-}
-
-// Error answers are built in these small coroutines rather than inline: their temporaries would
-// otherwise sit in runUpstream's coroutine frame on every request, and frames over 1 KiB are not
-// recycled by Asio (a malloc each).
-net::awaitable<void> Engine::sendFailure(http::ResponseWriter& out, RequestOutcome& outcome,
-                                         std::span<const http::Header> headers, upstream::Failure f,
-                                         const DeploymentRt& d, const upstream::Exchange& ex,
-                                         bool stream) {
-  co_await sendError(out, failureError(f, d, ex, stream), outcome, headers);
-}
-
-net::awaitable<void> Engine::sendTooLarge(http::ResponseWriter& out, RequestOutcome& outcome,
-                                          std::span<const http::Header> headers,
-                                          const DeploymentRt& d, size_t limit) {
-  co_await sendError(
-      out,
-      GatewayError::badGateway(
-          fmt::format("Upstream response for deployment '{}' exceeds {} bytes.", d.cfg->id, limit),
-          "upstream_response_too_large"),
-      outcome, headers);
-}
-
-net::awaitable<void> Engine::sendUpstreamError(http::ResponseWriter& out, RequestOutcome& outcome,
-                                               std::span<const http::Header> headers,
-                                               const providers::Adapter* adapter, int status,
-                                               std::string_view body,
-                                               std::optional<int64_t> retryAfter) {
-  co_await sendError(out, mapUpstream(adapter, status, body, retryAfter), outcome, headers);
 }
 
 net::awaitable<bool> Engine::sleepBeforeRetry(net::steady_timer& timer, int attempt,
@@ -407,34 +320,37 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
                                          const DeploymentRt& d, http::Request& req,
                                          http::ResponseWriter& out, RequestOutcome& outcome,
                                          Scratch& sc) {
-  Headers h;
-  h.add("x-llmux-model-group", d.cfg->modelName);
-  h.add("x-llmux-deployment", d.cfg->id);
+  Headers& h = sc.headers;
   h.add("content-type", "text/event-stream");
   h.add("cache-control", "no-cache");
   h.add("x-accel-buffering", "no");
-  outcome.status = 200;
-  if (!co_await out.beginStream(200, h.span())) {
-    ex.abort();
-    co_return;
-  }
+  // The client's response starts with the first event worth sending: until then a failure (a
+  // stall past stream_timeout, a reset, an error event) is the router's to retry or fall back.
+  bool begun = false;
+  auto begin = [&]() -> net::awaitable<bool> {
+    begun = true;
+    outcome.status = 200;
+    co_return co_await out.beginStream(200, h.span());
+  };
   sc.sse.reset();
   bool sawDone = false;
   bool upstreamError = false;
+  bool errorFirst = false;
   std::optional<GatewayError> failure;
   for (;;) {
     auto [f, data] = co_await ex.read();
     if (f != upstream::Failure::None) {
       if (f == upstream::Failure::Cancelled || out.clientGone()) {
+        outcome.status = begun ? outcome.status : 499;
         outcome.errorType = "client_closed_request";
         co_return;
       }
       if (f == upstream::Failure::Timeout) {
         failure = GatewayError::gatewayTimeout(fmt::format(
             "Upstream stream for deployment '{}' stalled: no data for {} ms.", d.cfg->id,
-            ex.gotBody() ? d.streamIdleTimeout.count() : d.streamTimeout.count()));
+            ex.gotBody() ? d.streamIdleTimeout.count() : sc.streamTimeout.count()));
       } else {
-        failure = failureError(f, d, ex, true);
+        failure = failureError(f, d, ex, true, sc);
       }
       break;
     }
@@ -462,7 +378,13 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
           break;
         case openai::ChunkKind::Error:
           // The upstream gave up mid-stream: relay its error event and end the stream there.
-          if (!upstreamError) sc.outBuf.append(ev.raw);
+          if (!upstreamError) {
+            if (!begun && sc.outBuf.empty()) {
+              errorFirst = true;
+              sc.respBody.assign(ev.data);
+            }
+            sc.outBuf.append(ev.raw);
+          }
           upstreamError = true;
           break;
         case openai::ChunkKind::Content:
@@ -476,8 +398,19 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
           "upstream_protocol_error");
       break;
     }
+    if (errorFirst) {
+      // An error event before any content: nothing reached the client, so another deployment may
+      // still answer. (The event's JSON is the provider's error object.)
+      ex.abort();
+      sc.failure = mapUpstream(nullptr, 500, sc.respBody, std::nullopt);
+      co_return;
+    }
     const bool end = sawDone || upstreamError;
     if (!sc.outBuf.empty() || end) {
+      if (!begun && !co_await begin()) {
+        ex.abort();
+        co_return;
+      }
       if (outcome.ttftUs == 0) outcome.ttftUs = usSince(req.received);
       // The event that ends the stream goes out in the same write as the terminating chunk.
       if (!co_await out.writeChunk(sc.outBuf, end)) {
@@ -495,6 +428,10 @@ net::awaitable<void> Engine::relayStream(upstream::Exchange& ex, const types::Ch
   }
   if (failure) {
     ex.abort();
+    if (!begun) {
+      sc.failure = std::move(failure);
+      co_return;
+    }
     outcome.errorType = "upstream_stream_error";
     sc.outBuf.assign("data: ");
     sc.outBuf += failure->toJson();

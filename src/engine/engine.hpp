@@ -20,6 +20,7 @@
 #include "http/handler.hpp"
 #include "providers/common/adapter.hpp"
 #include "providers/common/sse_parser.hpp"
+#include "router/select.hpp"
 #include "types/chat_request.hpp"
 #include "upstream/client.hpp"
 
@@ -28,6 +29,9 @@ namespace llmux::engine {
 // What the access log and metrics need to know about one request.
 struct RequestOutcome {
   int status = 0;
+  int attempts = 0;             // upstream attempts made (0 = none, e.g. rejected before routing)
+  bool fallbackUsed = false;    // answered by a model group other than the one asked for
+  std::string_view attemptLog;  // "dep-a:429,dep-b:200" (points into the request's scratch)
   int group = -1;
   int deployment = -1;
   bool stream = false;
@@ -38,9 +42,41 @@ struct RequestOutcome {
   std::string errorType;  // OpenAI error type, or a gateway reason such as client_closed_request
 };
 
+// One failed attempt: which deployment, and why.
+struct AttemptRecord {
+  size_t deployment = 0;
+  int status = 0;
+  std::string code;  // error code, else type
+  std::string message;
+};
+
+// Routing fields a request may carry (LiteLLM's body keys, OpenRouter's models / provider).
+struct RequestRouting {
+  std::optional<int> numRetries;
+  std::optional<double> timeoutSeconds, streamTimeoutSeconds;
+  bool hasFallbacks = false;  // `fallbacks` given (an empty list disables the configured ones)
+  std::vector<std::string> fallbacks, contextFallbacks, contentFallbacks;
+  bool disableFallbacks = false;
+  enum class MockFault : uint8_t { None, Generic, ContextWindow, ContentPolicy, RateLimit };
+  MockFault mockFault = MockFault::None;
+  std::vector<std::string> models;  // OpenRouter: models to try in order after `model`
+  void clear() {
+    numRetries.reset();
+    timeoutSeconds.reset();
+    streamTimeoutSeconds.reset();
+    hasFallbacks = false;
+    fallbacks.clear();
+    contextFallbacks.clear();
+    contentFallbacks.clear();
+    disableFallbacks = false;
+    mockFault = MockFault::None;
+    models.clear();
+  }
+};
+
 // Small fixed list of response headers (no allocation).
 struct Headers {
-  std::array<http::Header, 8> items{};
+  std::array<http::Header, 12> items{};
   size_t n = 0;
   void add(std::string_view k, std::string_view v) {
     if (n < items.size()) items[n++] = {k, v};
@@ -73,7 +109,23 @@ struct Scratch {
   std::unique_ptr<providers::StreamDecoder> decoder;
   const providers::Adapter* adapter = nullptr;  // translator of this request; null = OpenAI splice
   bool base64 = false;                          // embeddings: encoding_format "base64"
-  void trim();  // drops unusually large buffers before the set goes back to the pool
+
+  // Routing of this request (route.cpp).
+  RequestRouting routing;               // per-request fields (LiteLLM, OpenRouter, Portkey)
+  std::vector<size_t> tried;            // deployments that failed for this request
+  std::vector<AttemptRecord> attempts;  // every failed attempt, for the final error and the log
+  std::string attemptLog;               // access-log summary of the attempts
+  // Set by an attempt that failed before anything reached the client (the router may retry or
+  // fall back); unset when the attempt answered (or the client left).
+  std::optional<GatewayError> failure;
+  std::optional<int64_t> failureRetryAfterMs;  // the provider's Retry-After of that failure
+  router::Reservation reservation;
+  std::string_view body;      // the request body the attempt sends (override_params)
+  std::string upstreamModel;  // the provider model (wildcard groups fill in '*')
+  std::chrono::milliseconds timeout{0}, streamTimeout{0};  // this attempt's limits
+  char attemptsValue[12] = {};                             // x-llmux-attempts
+  std::string_view capture;  // what a wildcard group's '*' matched (into chat.model)
+  void trim();               // drops unusually large buffers before the set goes back to the pool
 };
 
 class ScratchPool {
@@ -129,7 +181,30 @@ class Engine {
  private:
   boost::asio::awaitable<void> runMock(http::Request& req, const types::ChatRequest& chat,
                                        const DeploymentRt& d, http::ResponseWriter& out,
-                                       RequestOutcome& outcome);
+                                       RequestOutcome& outcome, Scratch& sc);
+  // Routing (route.cpp): per-request fields, the attempt loop, and the final error.
+  std::optional<GatewayError> readRequestRouting(Scratch& sc);
+  boost::asio::awaitable<void> routeChat(http::Request& req, http::ResponseWriter& out,
+                                         RequestOutcome& outcome, Scratch& sc);
+  boost::asio::awaitable<void> attemptChat(http::Request& req, const DeploymentRt& d,
+                                           http::ResponseWriter& out, RequestOutcome& outcome,
+                                           Scratch& sc);
+  void prepareAttempt(const DeploymentRt& d, std::string_view capture, Scratch& sc, int attemptNo,
+                      bool fallback);
+  void recordResult(const DeploymentRt& d, const ModelGroup& g, Scratch& sc,
+                    RequestOutcome& outcome, uint64_t attemptUs);
+  static GatewayError mockFault(RequestRouting::MockFault f, std::string_view group);
+  void noteAttempt(const DeploymentRt& d, Scratch& sc);
+  static void noteUnavailable(const GatewayError& e, Scratch& sc);
+  void summarizeAttempts(Scratch& sc, RequestOutcome& outcome);
+  // The single-attempt endpoints: prepare the attempt, and afterwards record it and send a
+  // failure that remained.
+  void beginSimple(const DeploymentRt& d, Scratch& sc, std::string_view body);
+  boost::asio::awaitable<void> finishSimple(http::ResponseWriter& out, RequestOutcome& outcome,
+                                            Scratch& sc, const DeploymentRt& d,
+                                            std::chrono::steady_clock::time_point t0);
+  boost::asio::awaitable<void> sendFinalError(http::ResponseWriter& out, RequestOutcome& outcome,
+                                              Scratch& sc, std::string_view group);
   // Parses a DOM-handled request (embeddings, completions): model, stream, the group. nullptr
   // with `err` set when it cannot be routed.
   const ModelGroup* routeSimple(http::Request& req, RequestOutcome& outcome, Scratch& sc,
@@ -182,29 +257,19 @@ class Engine {
                                            const DeploymentRt& d, http::Request& req,
                                            http::ResponseWriter& out, RequestOutcome& outcome,
                                            Scratch& sc);
-  boost::asio::awaitable<void> sendFailure(http::ResponseWriter& out, RequestOutcome& outcome,
-                                           std::span<const http::Header> headers,
-                                           upstream::Failure f, const DeploymentRt& d,
-                                           const upstream::Exchange& ex, bool stream);
-  boost::asio::awaitable<void> sendTooLarge(http::ResponseWriter& out, RequestOutcome& outcome,
-                                            std::span<const http::Header> headers,
-                                            const DeploymentRt& d, size_t limit);
-  boost::asio::awaitable<void> sendUpstreamError(http::ResponseWriter& out, RequestOutcome& outcome,
-                                                 std::span<const http::Header> headers,
-                                                 const providers::Adapter* adapter, int status,
-                                                 std::string_view body,
-                                                 std::optional<int64_t> retryAfter);
   // Waits before retry `attempt`+1; false when the wait would pass `deadline` or was cancelled.
   boost::asio::awaitable<bool> sleepBeforeRetry(boost::asio::steady_timer& timer, int attempt,
                                                 std::optional<int64_t> retryAfterSeconds,
                                                 std::chrono::steady_clock::time_point deadline);
+  // A deployment of `g` for the endpoints without the full attempt loop (embeddings, legacy
+  // completions, the Anthropic relay): the router's choice, not held.
   const DeploymentRt& pick(const ModelGroup& g);
 
   Gateway& gw_;
   boost::asio::any_io_executor ex_;
   size_t worker_;
   upstream::Client client_;
-  std::vector<double> wrr_;  // smooth weighted round-robin state per deployment
+  router::Selector selector_;  // this thread's strategy state over the shared deployment state
   ScratchPool scratch_;
   uint64_t rng_;                // xorshift state for retry jitter (seeded per thread)
   simdjson::dom::parser json_;  // translators' parser; used between co_awaits only

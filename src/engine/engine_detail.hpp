@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <optional>
@@ -82,11 +83,11 @@ struct WatchGuard {
 };
 
 inline GatewayError failureError(upstream::Failure f, const DeploymentRt& d,
-                                 const upstream::Exchange& ex, bool stream) {
+                                 const upstream::Exchange& ex, bool stream, const Scratch& sc) {
   using upstream::Failure;
   switch (f) {
     case Failure::Timeout: {
-      auto ms = stream ? d.streamTimeout.count() : d.timeout.count();
+      auto ms = stream ? sc.streamTimeout.count() : sc.timeout.count();
       return GatewayError::gatewayTimeout(
           fmt::format("Upstream {} for deployment '{}' did not answer within {} ms.",
                       d.target.origin, d.cfg->id, ms));
@@ -109,6 +110,23 @@ inline GatewayError failureError(upstream::Failure f, const DeploymentRt& d,
   }
 }
 
+// The provider's requested wait in milliseconds (retry-after-ms, else Retry-After).
+inline std::optional<int64_t> retryAfterMsOf(const upstream::Exchange& ex) {
+  if (auto ms = ex.header("retry-after-ms"); !ms.empty()) {
+    double v = 0;
+    auto r = std::from_chars(ms.data(), ms.data() + ms.size(), v);
+    if (r.ec == std::errc() && r.ptr == ms.data() + ms.size() && v >= 0 && v < 1e9) {
+      return static_cast<int64_t>(v);
+    }
+  }
+  if (auto ra = ex.header("retry-after"); !ra.empty()) {
+    if (auto s = openai::parseRetryAfter(ra, static_cast<int64_t>(std::time(nullptr)))) {
+      return *s * 1000;
+    }
+  }
+  return std::nullopt;
+}
+
 inline std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
   if (auto ms = ex.header("retry-after-ms"); !ms.empty()) {
     if (auto v = openai::parseRetryAfterMs(ms)) return v;
@@ -117,6 +135,19 @@ inline std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
     return openai::parseRetryAfter(ra, static_cast<int64_t>(std::time(nullptr)));
   }
   return std::nullopt;
+}
+
+// `buf` holds exactly one SSE event and it is an error: {"error":...}.
+inline bool onlyErrorEvent(std::string_view buf) {
+  constexpr std::string_view kHead = "data: {\"error\"";
+  if (!buf.starts_with(kHead) || !buf.ends_with("\n\n")) return false;
+  return buf.find("\n\n") == buf.size() - 2;
+}
+
+// The GatewayError of such an event (status 502: the provider failed, whatever it called it).
+inline GatewayError errorOfEvent(std::string_view buf) {
+  std::string_view json = buf.substr(6, buf.size() - 8);
+  return openai::mapUpstreamError(502, json, std::nullopt);
 }
 
 // The client's object with "model" replaced, LiteLLM's gateway-only keys (drop_params) left out
@@ -128,7 +159,7 @@ inline void rewriteBody(simdjson::dom::object obj, std::string_view upstreamMode
   out.assign("{\"model\":");
   appendJsonString(out, upstreamModel);
   for (auto [key, value] : obj) {
-    if (key == "model" || key == "drop_params" ||
+    if (key == "model" || key == "drop_params" || types::isRouterField(key) ||
         (stream && forceUsage && key == "stream_options")) {
       continue;
     }

@@ -49,7 +49,9 @@ Gateway::Gateway(const config::Config& c, size_t workers)
   auto names = c.modelGroups();
   for (const auto& n : names) {
     groupByName.emplace(n, groups.size());
-    groups.push_back(ModelGroup{n, {}, {}});
+    ModelGroup g;
+    g.name = n;
+    groups.push_back(std::move(g));
   }
   for (size_t i = 0; i < c.deployments.size(); ++i) {
     const auto& d = c.deployments[i];
@@ -73,50 +75,22 @@ Gateway::Gateway(const config::Config& c, size_t workers)
     deployments.push_back(std::move(rt));
   }
 
-  for (auto& g : groups) {
-    // LiteLLM's simple-shuffle weights: `weight` when any deployment sets one, else `rpm`, else
-    // `tpm`.
-    auto tierKey = [&](size_t i) {
-      int o = deployments[i].cfg->order;
-      return o > 0 ? o : std::numeric_limits<int>::max();
-    };
-    int best = std::numeric_limits<int>::max();
-    for (size_t i : g.deployments) best = std::min(best, tierKey(i));
-    for (size_t i : g.deployments) {
-      if (tierKey(i) == best) g.tier.push_back(i);
-    }
-    bool anyWeight = false, allRpm = true, allTpm = true;
-    for (size_t i : g.tier) {
-      const auto& c = *deployments[i].cfg;
-      anyWeight = anyWeight || c.weight != 1.0;
-      allRpm = allRpm && c.rpm && *c.rpm > 0;
-      allTpm = allTpm && c.tpm && *c.tpm > 0;
-    }
-    for (size_t i : g.tier) {
-      const auto& c = *deployments[i].cfg;
-      double w = anyWeight ? c.weight
-                 : allRpm  ? static_cast<double>(*c.rpm)
-                 : allTpm  ? static_cast<double>(*c.tpm)
-                           : 1.0;
-      deployments[i].weight = w > 0 ? w : 0.0;
-    }
-    // A tier whose weights are all zero would never be chosen: fall back to equal shares.
-    double sum = 0;
-    for (size_t i : g.tier) sum += deployments[i].weight;
-    if (sum <= 0) {
-      for (size_t i : g.tier) deployments[i].weight = 1.0;
-    }
-  }
+  setupRouting();
 
   for (size_t i = 0; i < groups.size(); ++i) {
     if (i) availableModels += ", ";
     availableModels += groups[i].name;
   }
   modelsJson = R"({"object":"list","data":[)";
-  for (size_t i = 0; i < groups.size(); ++i) {
+  std::vector<std::string_view> listed;
+  for (const auto& g : groups) listed.push_back(g.name);
+  for (const auto& a : c.router.modelGroupAlias) {
+    if (!a.hidden && findGroup(a.alias) != nullptr) listed.push_back(a.alias);
+  }
+  for (size_t i = 0; i < listed.size(); ++i) {
     if (i) modelsJson += ',';
     modelsJson += R"({"id":)";
-    appendJsonString(modelsJson, groups[i].name);
+    appendJsonString(modelsJson, listed[i]);
     modelsJson +=
         fmt::format(R"(,"object":"model","created":{},"owned_by":"llmux"}})", startedUnix);
   }

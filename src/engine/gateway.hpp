@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,7 +18,13 @@
 #include "engine/provider_table.hpp"
 #include "observability/access_log.hpp"
 #include "observability/metrics.hpp"
+#include "router/select.hpp"
+#include "router/state.hpp"
 #include "upstream/target.hpp"
+
+namespace llmux::pricing {
+struct ModelPrice;
+}
 
 namespace llmux::engine {
 
@@ -52,14 +59,40 @@ struct DeploymentRt {
   std::chrono::milliseconds streamTimeout{600000};
   std::chrono::milliseconds streamIdleTimeout{120000};
   double weight = 1.0;  // share of the group's traffic (weight, else rpm, else tpm)
+  // The provider model contains '*' (litellm_params.model "openai/*"): each request's model fills
+  // it in (wildcard model groups).
+  bool wildcard = false;
+  // Price table entry (may be null) and the prices in force (the deployment's own, else the
+  // table's), USD per token.
+  const pricing::ModelPrice* price = nullptr;
+  std::optional<double> inputCostPerToken, outputCostPerToken;
 };
 
 struct ModelGroup {
   std::string name;
-  std::vector<size_t> deployments;  // indexes into Gateway::deployments
-  // The deployments requests go to: those with the lowest `order` (unset = after every set order;
-  // the other tiers are for the failover of a later issue).
+  // Indexes into Gateway::deployments, sorted by `order` (unset after every set value), stable.
+  std::vector<size_t> deployments;
+  // The first-choice deployments: those with the lowest `order`.
   std::vector<size_t> tier;
+  // Fallback model names (resolved per request, so wildcard groups keep their match) by the error
+  // that ends this group's attempts: a failure worth another provider, a context-window error, a
+  // content-policy refusal.
+  std::vector<std::string> fallbacks, contextFallbacks, contentFallbacks;
+  config::ErrorClassCounts
+      retryPolicy;        // router retry_policy with model_group_retry_policy over it
+  bool wildcard = false;  // model_name contains '*'
+};
+
+// A model_name with '*' ("openai/*", "claude-*", "*"): matches request models by pattern.
+struct WildcardGroup {
+  std::string prefix, suffix;  // the pattern around its '*'
+  size_t group = 0;
+};
+
+// What a request's model name resolves to.
+struct GroupMatch {
+  const ModelGroup* group = nullptr;
+  std::string_view capture;  // the text a wildcard's '*' matched (empty for exact names)
 };
 
 struct StringHash {
@@ -85,9 +118,22 @@ class Gateway {
   int64_t startedUnix = 0;
   std::vector<std::string> warnings;  // startup notes for the log / check-config
 
+  // Routing: static facts and live shared state per deployment (same indexes as `deployments`).
+  std::vector<router::DeploymentInfo> routeInfo;
+  std::unique_ptr<router::DeploymentState[]> routeState;
+  size_t routeStateCount = 0;
+  std::vector<WildcardGroup> wildcards;  // most specific (longest fixed text) first
+
   [[nodiscard]] const ModelGroup* findGroup(std::string_view name) const {
     auto it = groupByName.find(name);
     return it == groupByName.end() ? nullptr : &groups[it->second];
+  }
+  // Exact names and aliases first, then wildcard patterns.
+  [[nodiscard]] GroupMatch matchGroup(std::string_view name) const;
+  // Strategy state, fallbacks, aliases and wildcards from router_settings (gateway_routing.cpp).
+  void setupRouting();
+  [[nodiscard]] std::span<router::DeploymentState> states() const {
+    return {routeState.get(), routeStateCount};
   }
 };
 

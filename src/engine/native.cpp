@@ -44,7 +44,7 @@ std::optional<GatewayError> Engine::buildNativeHead(std::string_view body, bool 
     return GatewayError::invalidRequest("The request body is not valid JSON.");
   }
   providers::RequestOptions opts;
-  opts.upstreamModel = d.upstreamModel;
+  opts.upstreamModel = sc.upstreamModel;
   opts.stream = stream;
   opts.dropParams = d.dropParams;
   bool drop = false;
@@ -124,13 +124,11 @@ net::awaitable<void> Engine::runNative(http::Request& req, const types::ChatRequ
   sc.answerId.assign("chatcmpl-");
   sc.answerId += req.requestId;
   sc.adapter = d.adapter;
-  std::string_view body = req.body();
+  std::string_view body = sc.body;
   if (d.spec->fetchImages) {
     bool replaced = false;
     if (auto err = co_await inlineRemoteImages(body, sc.inlinedBody, replaced)) {
-      const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
-                                 {"x-llmux-deployment", d.cfg->id}};
-      co_await sendError(out, *err, outcome, hs);
+      sc.failure = std::move(err);
       co_return;
     }
     if (replaced) body = sc.inlinedBody;
@@ -139,21 +137,19 @@ net::awaitable<void> Engine::runNative(http::Request& req, const types::ChatRequ
   std::string token;
   if (d.google) {
     if (auto err = co_await googleToken(d, token)) {
-      const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
-                                 {"x-llmux-deployment", d.cfg->id}};
-      co_await sendError(out, *err, outcome, hs);
+      sc.failure = std::move(err);
       co_return;
     }
   }
   if (auto err = buildNativeHead(body, chat.stream, d, sc, token)) {
-    const http::Header hs[] = {{"x-llmux-model-group", d.cfg->modelName},
-                               {"x-llmux-deployment", d.cfg->id}};
-    co_await sendError(out, *err, outcome, hs);
+    sc.failure = std::move(err);
     co_return;
   }
   co_await runUpstream(req, chat, d, out, outcome, sc);
   // A rejected token (revoked, rotated key) must not be reused until its scheduled refresh.
-  if (d.google && outcome.status == 401) googleTokens_[d.google.get()].token.clear();
+  if (d.google && sc.failure && sc.failure->status == 401) {
+    googleTokens_[d.google.get()].token.clear();
+  }
 }
 
 net::awaitable<std::optional<GatewayError>> Engine::googleToken(const DeploymentRt& d,
@@ -253,7 +249,7 @@ net::awaitable<void> Engine::sendTranslated(http::ResponseWriter& out, RequestOu
   ropts.base64 = sc.base64;
   providers::Usage usage;
   if (auto err = sc.adapter->translateResponse(sc.respBody, ropts, json_, sc.outBuf, usage)) {
-    co_await sendError(out, *err, outcome, sc.headers.span());
+    sc.failure = std::move(err);  // a malformed answer: another deployment may do better
     co_return;
   }
   outcome.promptTokens = usage.promptTokens;
@@ -272,11 +268,9 @@ net::awaitable<void> Engine::relayNativeStream(upstream::Exchange& ex,
   h.add("content-type", "text/event-stream");
   h.add("cache-control", "no-cache");
   h.add("x-accel-buffering", "no");
-  outcome.status = 200;
-  if (!co_await out.beginStream(200, h.span())) {
-    ex.abort();
-    co_return;
-  }
+  // As in relayStream: the client's response begins with the first translated event; a failure
+  // before it is the router's.
+  bool begun = false;
   providers::ResponseOptions ropts;
   ropts.clientModel = chat.model;
   ropts.id = sc.answerId;
@@ -294,15 +288,16 @@ net::awaitable<void> Engine::relayNativeStream(upstream::Exchange& ex,
     auto [f, data] = co_await ex.read();
     if (f != upstream::Failure::None) {
       if (f == upstream::Failure::Cancelled || out.clientGone()) {
+        if (!begun) outcome.status = 499;
         outcome.errorType = "client_closed_request";
         co_return;
       }
       if (f == upstream::Failure::Timeout) {
         failure = GatewayError::gatewayTimeout(fmt::format(
             "Upstream stream for deployment '{}' stalled: no data for {} ms.", d.cfg->id,
-            ex.gotBody() ? d.streamIdleTimeout.count() : d.streamTimeout.count()));
+            ex.gotBody() ? d.streamIdleTimeout.count() : sc.streamTimeout.count()));
       } else {
-        failure = failureError(f, d, ex, true);
+        failure = failureError(f, d, ex, true, sc);
       }
       break;
     }
@@ -317,7 +312,22 @@ net::awaitable<void> Engine::relayNativeStream(upstream::Exchange& ex,
       if (sc.outBuf.empty()) break;
     }
     const bool end = st != providers::StreamStatus::Continue && !failure;
+    if (!begun && failure) break;
+    if (!begun && st == providers::StreamStatus::Failed && onlyErrorEvent(sc.outBuf)) {
+      // The provider refused before any content (e.g. overloaded): nothing reached the client.
+      ex.abort();
+      sc.failure = errorOfEvent(sc.outBuf);
+      co_return;
+    }
     if (!sc.outBuf.empty() || end) {
+      if (!begun) {
+        begun = true;
+        outcome.status = 200;
+        if (!co_await out.beginStream(200, h.span())) {
+          ex.abort();
+          co_return;
+        }
+      }
       if (outcome.ttftUs == 0) outcome.ttftUs = usSince(req.received);
       if (!co_await out.writeChunk(sc.outBuf, end)) {
         ex.abort();
@@ -338,6 +348,10 @@ net::awaitable<void> Engine::relayNativeStream(upstream::Exchange& ex,
   outcome.completionTokens = usage.completionTokens;
   if (failure) {
     ex.abort();
+    if (!begun) {
+      sc.failure = std::move(failure);
+      co_return;
+    }
     outcome.errorType = "upstream_stream_error";
     sc.outBuf.assign("data: ");
     sc.outBuf += failure->toJson();
@@ -358,7 +372,7 @@ net::awaitable<void> Engine::relayNativeStream(upstream::Exchange& ex,
 namespace llmux::engine {
 
 bool Engine::servesAnthropicNatively(std::string_view model) const {
-  const ModelGroup* g = gw_.findGroup(model);
+  const ModelGroup* g = gw_.matchGroup(model).group;
   if (g == nullptr || g->tier.empty()) return false;
   for (size_t i : g->tier) {
     const auto& d = gw_.deployments[i];
@@ -389,7 +403,8 @@ net::awaitable<void> Engine::messagesPassthrough(http::Request& req, http::Respo
     if (doc["stream"].get(stream) == simdjson::SUCCESS) sc->chat.stream = stream;
   }
   outcome.stream = sc->chat.stream;
-  const ModelGroup* g = gw_.findGroup(sc->chat.model);
+  const GroupMatch match = gw_.matchGroup(sc->chat.model);
+  const ModelGroup* g = match.group;
   if (g == nullptr) {
     co_await sendError(
         out,
@@ -398,9 +413,11 @@ net::awaitable<void> Engine::messagesPassthrough(http::Request& req, http::Respo
         outcome);
     co_return;
   }
+  sc->capture = match.capture;
   const DeploymentRt& d = pick(*g);
   outcome.group = static_cast<int>(d.group);
   outcome.deployment = static_cast<int>(d.index);
+  beginSimple(d, *sc, req.body());
   sc->answerId.assign("msg_");
   sc->answerId += req.requestId;
   if (countTokens) sc->chat.stream = false;
@@ -424,7 +441,9 @@ net::awaitable<void> Engine::messagesPassthrough(http::Request& req, http::Respo
     sc->upHead += "\r\n";
   }
   sc->upHead += "\r\n";
+  const auto t0 = Clock::now();
   co_await runUpstream(req, sc->chat, d, out, outcome, *sc);
+  co_await finishSimple(out, outcome, *sc, d, t0);
 }
 
 }  // namespace llmux::engine

@@ -226,6 +226,30 @@ error_code Walker::walkArray(od::array a, int depth) {
   return SUCCESS;
 }
 
+}  // namespace
+
+bool isRouterField(std::string_view key) {
+  static constexpr std::string_view kKeys[] = {"fallbacks",
+                                               "context_window_fallbacks",
+                                               "content_policy_fallbacks",
+                                               "disable_fallbacks",
+                                               "num_retries",
+                                               "timeout",
+                                               "stream_timeout",
+                                               "mock_testing_fallbacks",
+                                               "mock_testing_context_fallbacks",
+                                               "mock_testing_content_policy_fallbacks",
+                                               "mock_testing_rate_limit_error",
+                                               "models",
+                                               "provider"};
+  for (std::string_view k : kKeys) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+namespace {
+
 error_code Walker::literal(od::value v, od::json_type type, bool& truth) {
   std::string_view tok;
   if (auto e = scalarToken(v, tok)) return e;
@@ -269,6 +293,7 @@ error_code Walker::walkTop(od::object top) {
         e = walkValue(v, 1);
       }
     } else {
+      if (isRouterField(key)) req_.hasRouterFields = true;
       e = walkValue(v, 1);
     }
     if (e) return e;

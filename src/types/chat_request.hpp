@@ -35,7 +35,14 @@ struct ChatRequestFields {
   bool modelOwned = false;     // `model` points into modelStorage
   bool hasDropParams = false;  // "drop_params" (LiteLLM's, for the gateway; never sent upstream)
   bool dropParams = false;     // its value
+  // A top-level routing field for the gateway (LiteLLM's fallbacks / num_retries / timeout /
+  // mock_testing_*, OpenRouter's models / provider): the engine reads them from a DOM and leaves
+  // them out of the upstream body.
+  bool hasRouterFields = false;
 };
+
+// Top-level request keys that steer the gateway's routing and are never sent upstream.
+bool isRouterField(std::string_view key);
 
 // Copies and moves keep `model` pointing at this object's own storage when it owns the name.
 struct ChatRequest : ChatRequestFields {

@@ -131,6 +131,11 @@ model_list:
       aws_region_name: "${CREDS[4]}"
 general_settings:
   master_key: ${MASTER_KEY}
+router_settings:
+  # The SDK test checks the provider's 429 reaches the client as-is (no router retries for it).
+  model_group_retry_policy:
+    upstream-429:
+      RateLimitErrorRetries: 0
 llmux_settings:
   host: 127.0.0.1
   access_log: "$RUN/access.log"

@@ -611,6 +611,10 @@ class Gateway:
         self.config_path = os.path.join(workdir, f"{name}.yaml")
         self.stdout_path = os.path.join(workdir, f"{name}.stdout")
         self.stderr_path = os.path.join(workdir, f"{name}.stderr")
+        if isinstance(config, dict) and "router_settings" not in config:
+            # Most tests check how one upstream answer reaches the client; LiteLLM's default of two
+            # router retries would only slow them down. Retry tests set router_settings themselves.
+            config = {**config, "router_settings": {"num_retries": 0}}
         text = config if isinstance(config, str) else to_yaml(config) + "\n"
         with open(self.config_path, "w") as f:
             f.write(text)

@@ -8,14 +8,36 @@ request was still being answered), so tests can assert what the gateway sent ups
 disconnect cancelled the upstream call.
 
 Behaviour is chosen, first match wins, by:
-  1. a one-shot override set with POST /_mock/fault {"fault": NAME, "count": N} (or MockOpenAI.set_fault),
+  1. the fault plan (mock_faults.py), matched against the upstream model in the request body ("model"):
+     a. that model's one-shot queue, b. the global one-shot queue, c. that model's rate rules,
+     d. the global rate rules (see "Fault plan" below),
   2. an `x-mock-fault: NAME` request header (a deployment can set it through extra_headers),
   3. the upstream model name in the request body ("model").
 Names (the model name may carry a suffix such as -2024 or a parameter where noted):
-  gpt-fault-<status>[-flat]     error answer; 429 adds Retry-After: 7 and x-ratelimit-*; -flat = vLLM envelope
-  gpt-fault-429-quota           429 insufficient_quota, no Retry-After
+  gpt-fault-<status>[-opt...]   error answer in OpenAI's envelope (4xx: invalid_request_error/mock_error,
+                                5xx: server_error; 401, 404 etc. are this too). Options, combinable:
+                                  -flat      vLLM's flat envelope {"object":"error",...}
+                                  -quota     (429) insufficient_quota, no retry hints
+                                  -ra<N>     Retry-After: N (seconds, N may be 0), on any status
+                                  -ms<N>     retry-after-ms: N, on any status (429: no Retry-After then)
+                                  -nora      (429) no Retry-After / retry-after-ms / x-ratelimit-reset-*
+                                  -noretry   x-should-retry: false
+                                429 without options: Retry-After: 7 and x-ratelimit-{limit,remaining,reset}-
+                                requests (reset follows -ra/-ms: "<N>s" / "<N>ms")
+  gpt-fault-529                 Anthropic's overload as an OpenAI-compatible proxy relays it: status 529,
+                                {"error":{"message":"Overloaded","type":"overloaded_error","param":null,
+                                "code":"overloaded"}}
+  gpt-context-length            400 {"error":{"message":"This model's maximum context length is 128000
+                                tokens. However, your messages resulted in 131415 tokens. ...",
+                                "type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}
+  gpt-content-policy[-azure]    400, OpenAI: code content_policy_violation, type invalid_request_error,
+                                param null; -azure: code content_filter, type null, param "prompt",
+                                "status":400, innererror ResponsibleAIPolicyViolation + content_filter_result
   gpt-slow-first-byte[-<ms>]    sleep (default 3000 ms) before the status line, then answer normally
+  gpt-slow-stream-first-byte[-<ms>]  status line and headers at once, the first SSE event (non-streaming:
+                                the JSON body) only after ms (default 3000), then the normal answer
   gpt-hang                      read the request, never answer (until the peer closes)
+  gpt-reset-before-headers      read the request, then RST (SO_LINGER 0 + close) without a byte of answer
   gpt-reset-mid-stream          a few events (or half the JSON body) then RST (SO_LINGER 0 + close)
   gpt-eof-mid-stream            a few events then a plain FIN in the middle of an HTTP chunk
   gpt-truncated-stream          a few events then a clean end of the chunked body without [DONE]
@@ -31,14 +53,41 @@ Names (the model name may carry a suffix such as -2024 or a parameter where note
   gpt-big[-<kb>]                large content (default 1024 KiB in the JSON answer / many events)
   gpt-echo                      content echoes the last user message
   anything else                 a normal answer
+Error answers ignore "stream" (a JSON error body, as OpenAI does before a stream starts).
 Streams honour stream_options.include_usage the way OpenAI does ("usage":null on every chunk, then a
 usage-only chunk with "choices":[]); every chunk has an `obfuscation` field and unknown extra fields.
 SSE bytes are written split at arbitrary byte boundaries (several events per write, events and even
 multi-byte UTF-8 characters split across writes and HTTP chunks) with small sleeps.
 
-Control endpoints (same port): GET /_mock/requests, GET /_mock/closes, POST /_mock/reset,
-POST /_mock/release?gate=NAME, POST /_mock/fault. Run standalone: python3 mock_openai.py --port 0
-(prints `mock-openai listening on HOST:PORT`).
+Fault plan (chat requests only; MODEL is compared with the body "model", exact string; without "model"
+an entry is global and applies to any model). POST /_mock/fault bodies, and the Python equivalents:
+  {"fault": NAME, "count": N, "model": M}   set_fault(NAME, count=1, model=None)
+      the next N requests of M get NAME, after entries queued before (queues are FIFO per model)
+  {"queue": [NAME, NAME, ...], "model": M}  queue_faults(M, [NAME, ...])   one request each, in order;
+      an item may be [NAME, N]
+  {"fault": NAME, "rate": R, "model": M, "seed": S}   set_fault_rate(NAME, R, model=None, seed=0)
+      each request of M reaching this rule fails with NAME with probability R (0..1) until cleared; the
+      pass/fail sequence is fixed by the seed; rate 0 removes the rule; rules of one model are tried in
+      the order they were set, the same (model, NAME) again replaces its rule
+  {"fault": "latency", "ms": MS, "model": M}   set_latency(MS, model=None)
+      persistent: every answer of M (faulty or not) waits MS before the status line (or before the
+      RST); a model's own value beats the global one; ms 0 removes it
+  {"clear": true} / {"clear": true, "model": M}   clear_faults() / clear_faults(M)
+      forget queues, rates and latency (all, or only M's; "model": null = only the global ones)
+A malformed body answers 400 {"ok":false,"error":"..."}; a count < 1 or a rate outside 0..1 is malformed.
+Records carry `injected` (the fault came from the plan) and `latency_ms`.
+
+Counters: GET /_mock/stats (or stats()) ->
+  {"by_model": {"gpt-x": {"requests": n, "faults": n, "by_fault": {NAME: n}}},
+   "total": {"requests": n, "faults": n}}
+counting parsed chat requests by body "model" ("" when absent or not a string); "faults" counts only
+faults injected by the plan (not those from x-mock-fault or the model name). reset() zeroes them.
+
+Control endpoints (same port): GET /_mock/requests, GET /_mock/closes, POST /_mock/reset (forget
+requests, closes, the whole fault plan and the counters), POST /_mock/release?gate=NAME,
+POST /_mock/fault (above), GET /_mock/fault (the pending plan, global entries under "*"),
+GET /_mock/stats. Run standalone: python3 mock_openai.py --port 0 (prints `mock-openai listening on
+HOST:PORT`).
 """
 from __future__ import annotations
 
@@ -54,6 +103,8 @@ import sys
 import threading
 import time
 import urllib.parse
+
+from mock_faults import ALL_MODELS, FaultPlan
 
 CREATED = 1767225600
 MOCK_TEXT = ["Hel", "lo", " from", " the", " mock", " upstream", " — caf", "é ✓", "."]
@@ -77,6 +128,8 @@ class Record:
         self.raw_head = raw_head
         self.body = body  # bytes, de-chunked
         self.fault = None
+        self.injected = False  # the fault came from the fault plan (set_fault / queue_faults / rates)
+        self.latency_ms = 0  # latency-knob delay applied before answering
         self.status = None
         self.response_headers = []
         self.response_body = b""  # non-streaming: the exact body bytes (before any transfer coding)
@@ -103,7 +156,8 @@ class Record:
             "seq": self.seq, "conn_id": self.conn_id, "method": self.method, "path": self.path,
             "version": self.version, "headers": self.headers,
             "body": self.body.decode("utf-8", "replace"),
-            "body_b64": base64.b64encode(self.body).decode(), "fault": self.fault, "status": self.status,
+            "body_b64": base64.b64encode(self.body).decode(), "fault": self.fault,
+            "injected": self.injected, "latency_ms": self.latency_ms, "status": self.status,
             "response_body": self.response_body.decode("utf-8", "replace"), "events": self.events,
             "done": self.done, "aborted": self.aborted,
         }
@@ -122,7 +176,7 @@ class MockOpenAI:
         self.connections = 0
         self._seq = 0
         self._conn_seq = 0
-        self._overrides: list[list] = []  # [fault, remaining]
+        self.faults = FaultPlan()  # per-model / global fault queues, rates, latency, counters
         self._gates: dict[str, threading.Event] = {}
         self._stop = threading.Event()
         self._socks: set = set()
@@ -161,9 +215,31 @@ class MockOpenAI:
         return f"{scheme}://{self.host}:{self.port}/v1"
 
     # ------------------------------------------------------------------ test API
-    def set_fault(self, fault, count=1):
-        with self.lock:
-            self._overrides.append([fault, count])
+    def set_fault(self, fault, count=1, model=None):
+        """The next `count` chat requests (only those whose body "model" equals `model`, if given) get
+        `fault`, after any queued before them."""
+        self.faults.add(fault, count, model)
+
+    def queue_faults(self, model, faults):
+        """Queues one request's worth of each fault name for `model` (None: any model), in order."""
+        self.faults.queue(model, faults)
+
+    def set_fault_rate(self, fault, rate, model=None, seed=0):
+        """Each matching request fails with `fault` with probability `rate` (0 removes) until cleared."""
+        self.faults.set_rate(fault, rate, model, seed)
+
+    def set_latency(self, ms, model=None):
+        """Every answer of `model` (None: of every model without its own value) waits `ms` first."""
+        self.faults.set_latency(ms, model)
+
+    def clear_faults(self, model=ALL_MODELS):
+        """Forgets queued faults, rates and latency: all, or only those of `model` (None = the global ones).
+        Counters are kept (reset() zeroes them)."""
+        self.faults.clear(model)
+
+    def stats(self):
+        """{"by_model": {model: {"requests": n, "faults": n, "by_fault": {name: n}}}, "total": {...}}"""
+        return self.faults.stats()
 
     def gate(self, name):
         with self.lock:
@@ -176,7 +252,7 @@ class MockOpenAI:
         with self.lock:
             self.requests.clear()
             self.closes.clear()
-            self._overrides.clear()
+        self.faults.reset()
 
     def wait_for(self, pred, timeout=10.0, what="condition"):
         """Waits until pred() (called under the lock) returns a truthy value and returns it."""
@@ -320,23 +396,24 @@ class MockOpenAI:
         if path == "/_mock/release":
             self.release(q.get("gate", ["default"])[0])
             return self._send_json(conn, rec, 200, b'{"ok":true}', keep)
+        if path == "/_mock/fault" and rec.method == "GET":
+            return self._send_json(conn, rec, 200, json.dumps(self.faults.describe()).encode(), keep)
         if path == "/_mock/fault":
             try:
-                spec = json.loads(rec.body or b"{}")
-                self.set_fault(spec["fault"], int(spec.get("count", 1)))
-            except (ValueError, KeyError, TypeError):
-                return self._send_json(conn, rec, 400, b'{"ok":false}', keep)
+                self.faults.apply_control(json.loads(rec.body or b"{}"))
+            except (ValueError, KeyError, TypeError) as e:
+                body = json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}"}).encode()
+                return self._send_json(conn, rec, 400, body, keep)
             return self._send_json(conn, rec, 200, b'{"ok":true}', keep)
+        if path == "/_mock/stats":
+            return self._send_json(conn, rec, 200, json.dumps(self.stats()).encode(), keep)
         return self._send_json(conn, rec, 404, b'{"ok":false}', keep)
 
     def _pick_fault(self, rec, model):
-        with self.lock:
-            if self._overrides:
-                o = self._overrides[0]
-                o[1] -= 1
-                if o[1] <= 0:
-                    self._overrides.pop(0)
-                return o[0]
+        fault, rec.latency_ms = self.faults.pick(model)
+        if fault is not None:
+            rec.injected = True
+            return fault
         h = rec.header("x-mock-fault")
         if h:
             return h
@@ -372,9 +449,22 @@ class MockOpenAI:
             n = kb * 1024 // len(piece) + 1
             content = [piece] * n
 
+        if rec.latency_ms:  # the latency knob: before anything, faults included
+            self._wait_peer_close(conn, rec, rec.latency_ms / 1000.0)
         m = re.match(r"gpt-fault-(\d{3})(.*)$", fault)
         if m:
             return self._fault_status(conn, rec, int(m.group(1)), m.group(2), keep)
+        if fault.startswith("gpt-context-length"):
+            return self._send_json(conn, rec, 400, _err_body(
+                "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+                "131415 tokens. Please reduce the length of the messages.",
+                "invalid_request_error", "messages", "context_length_exceeded"), keep, extra=_openai_headers(rec.seq))
+        if fault.startswith("gpt-content-policy"):
+            return self._send_json(conn, rec, 400, _content_policy_body("-azure" in fault), keep,
+                                   extra=_openai_headers(rec.seq))
+        if fault.startswith("gpt-reset-before-headers"):
+            conn.reset()
+            raise _Abort("server_reset")
         if fault.startswith("gpt-hang"):
             self._wait_peer_close(conn, rec, None)
             raise _Abort("peer_closed")
@@ -394,6 +484,14 @@ class MockOpenAI:
                     conn.reset()
                     raise _Abort("server_reset")
                 raise _Abort("server_closed")
+            if fault.startswith("gpt-slow-stream-first-byte"):  # head now, body after the pause
+                hdrs = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+                rec.status = 200
+                rec.response_headers = hdrs + _openai_headers(rec.seq)
+                conn.send(_head(200, rec.response_headers))
+                self._wait_peer_close(conn, rec, _num_suffix(fault, 3000) / 1000.0)
+                conn.send(body)
+                return keep
             if fault.startswith("gpt-chunked"):
                 return self._send_chunked_json(conn, rec, body, rng, keep)
             if fault.startswith("gpt-close-delimited"):
@@ -418,6 +516,9 @@ class MockOpenAI:
         rec.response_headers = hdrs
         w = _StreamWriter(conn, rng, chunked=not close_delim)
         w.raw(_head(200, hdrs))
+        first_byte_delay = fault.startswith("gpt-slow-stream-first-byte")
+        if first_byte_delay:  # status line and headers are out; the first event waits
+            self._wait_peer_close(conn, rec, _num_suffix(fault, 3000) / 1000.0)
 
         def ev_bytes(payload):
             return f"data: {payload}{eol}{eol}".encode()
@@ -432,7 +533,7 @@ class MockOpenAI:
             if buf:
                 w.write(buf)
 
-        if fault.startswith("gpt-slow-stream"):
+        if fault.startswith("gpt-slow-stream") and not first_byte_delay:
             mm = re.search(r"-(\d+)x(\d+)$", fault)
             n, ms = (int(mm.group(1)), int(mm.group(2))) if mm else (20, 100)
             role, rest = events[0], events[1:]
@@ -541,27 +642,47 @@ class MockOpenAI:
         return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode()
 
     def _fault_status(self, conn, rec, status, rest, keep):
-        extra = _openai_headers(rec.seq)
-        if status == 429 and rest.startswith("-quota"):
+        opt = _fault_options(rest)
+        hints = []  # retry hints, then x-ratelimit-*, after the usual OpenAI headers
+        if opt["ra"] is not None:
+            hints.append(("Retry-After", str(opt["ra"])))
+        if opt["ms"] is not None:
+            hints.append(("retry-after-ms", str(opt["ms"])))
+        if status == 429 and opt["quota"]:
             body = _err_body("You exceeded your current quota, please check your plan and billing details.",
                              "insufficient_quota", None, "insufficient_quota")
         elif status == 429:
-            extra += [("Retry-After", "7"), ("x-ratelimit-limit-requests", "3"),
-                      ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "7s")]
+            # Retry-After: 7 unless -ra<N> / -ms<N> give another hint or -nora asks for none.
+            wait = None
+            if opt["ra"] is not None:
+                wait = f"{opt['ra']}s"
+            elif opt["ms"] is not None:
+                wait = f"{opt['ms']}ms"
+            elif not opt["nora"]:
+                wait = "7s"
+                hints.append(("Retry-After", "7"))
+            hints += [("x-ratelimit-limit-requests", "3"), ("x-ratelimit-remaining-requests", "0")]
+            if wait:
+                hints.append(("x-ratelimit-reset-requests", wait))
             body = _err_body("Rate limit reached for gpt-4o-mini in organization org-mock on requests per min "
-                             "(RPM): Limit 3, Used 3, Requested 1. Please try again in 7s.",
+                             "(RPM): Limit 3, Used 3, Requested 1. "
+                             + (f"Please try again in {wait}." if wait else "Please try again later."),
                              "requests", "model", "rate_limit_exceeded")
-        elif rest.startswith("-flat"):
+        elif opt["flat"]:
             body = json.dumps({"object": "error", "message": f"Mock vLLM engine is overloaded ({status}).",
                                "type": "ServiceUnavailableError", "param": None, "code": status}).encode()
+        elif status == 529:  # Anthropic's "overloaded", as an OpenAI-compatible proxy relays it
+            body = _err_body("Overloaded", "overloaded_error", None, "overloaded")
         elif status >= 500:
             body = _err_body("The server had an error while processing your request. Sorry about that!",
                              "server_error", None, None)
         else:
             body = _err_body(f"Mock upstream error {status}.", "invalid_request_error", "messages",
                              "mock_error")
+        if opt["noretry"]:
+            hints.append(("x-should-retry", "false"))
         rec.response_body = body
-        return self._send_json(conn, rec, status, body, keep, extra=extra)
+        return self._send_json(conn, rec, status, body, keep, extra=_openai_headers(rec.seq) + hints)
 
     # ------------------------------------------------------------------ writing
     def _send_json(self, conn, rec, status, body, keep, extra=()):
@@ -757,7 +878,7 @@ def _write_split(conn, data, rng, pause=0.001):
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            408: "Request Timeout", 409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-           504: "Gateway Timeout"}
+           504: "Gateway Timeout", 529: "Site Overloaded"}
 
 
 def _head(status, headers):
@@ -775,6 +896,34 @@ def _openai_headers(seq):
 def _err_body(message, type_, param, code):
     return json.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}},
                       indent=2).encode() + b"\n"
+
+
+def _fault_options(rest):
+    """The options after gpt-fault-<status>: -quota -flat -nora -noretry -ra<N> -ms<N> (others ignored)."""
+    opt = {"quota": False, "flat": False, "nora": False, "noretry": False, "ra": None, "ms": None}
+    for tok in rest.split("-")[1:]:
+        if tok in ("quota", "flat", "nora", "noretry"):
+            opt[tok] = True
+        elif re.fullmatch(r"(ra|ms)\d+", tok):
+            opt[tok[:2]] = int(tok[2:])
+    return opt
+
+
+def _content_policy_body(azure):
+    if azure:  # Azure OpenAI: prompt filtered, with the per-category verdicts
+        cats = {k: {"filtered": False, "severity": "safe"} for k in ("hate", "self_harm", "sexual")}
+        cats["violence"] = {"filtered": True, "severity": "medium"}
+        cats["jailbreak"] = {"filtered": False, "detected": False}
+        err = {"message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
+                          "management policy. Please modify your prompt and retry. To learn more about our "
+                          "content filtering policies please read our documentation: "
+                          "https://go.microsoft.com/fwlink/?linkid=2198766",
+               "type": None, "param": "prompt", "code": "content_filter", "status": 400,
+               "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": cats}}
+        return json.dumps({"error": err}, indent=2).encode() + b"\n"
+    return _err_body("Your request was rejected as a result of our safety system. Your prompt may contain text "
+                     "that is not allowed by our safety system.", "invalid_request_error", None,
+                     "content_policy_violation")
 
 
 def _obf(rng):

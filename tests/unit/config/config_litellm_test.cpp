@@ -43,23 +43,14 @@ TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
       {p4 + "temperature", 53},
       {p4 + "max_tokens", 54},
       {"litellm_settings.set_verbose", 63},
-      {"litellm_settings.num_retries", 64},
       {"litellm_settings.success_callback", 65},
       {"litellm_settings.failure_callback", 66},
       {"litellm_settings.callbacks", 67},
-      {"litellm_settings.fallbacks", 68},
-      {"litellm_settings.context_window_fallbacks", 70},
       {"litellm_settings.cache", 72},
       {"litellm_settings.cache_params", 73},
-      {"router_settings.routing_strategy", 80},
       {"router_settings.redis_host", 81},
       {"router_settings.redis_password", 82},
       {"router_settings.redis_port", 83},
-      {"router_settings.num_retries", 84},
-      {"router_settings.timeout", 85},
-      {"router_settings.allowed_fails", 86},
-      {"router_settings.cooldown_time", 87},
-      {"router_settings.enable_pre_call_checks", 88},
       {"general_settings.database_url", 92},
       {"general_settings.store_model_in_db", 93},
       {"general_settings.alerting", 94},
@@ -116,6 +107,21 @@ TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
   EXPECT_EQ(c.masterKey, "sk-realistic-master");
   EXPECT_EQ(c.server.maxBodyBytes, 8u << 20);
   EXPECT_EQ(c.server.defaultTimeout, 120s);
+
+  // Routing keys of both sections: router_settings wins where both give one.
+  const RouterSettings& router = c.router;
+  EXPECT_EQ(router.strategy, RoutingStrategy::UsageBased);
+  EXPECT_EQ(router.numRetries, 2);  // litellm_settings says 3
+  EXPECT_EQ(router.timeoutSeconds, 30.0);
+  EXPECT_EQ(router.allowedFails, 3);
+  EXPECT_EQ(router.cooldownTime, 60s);
+  EXPECT_TRUE(router.enablePreCallChecks);
+  EXPECT_EQ(router.fallbacks, (FallbackMap{{"gpt-4o", {"claude-3-5-sonnet"}}}));
+  EXPECT_EQ(router.contextWindowFallbacks, (FallbackMap{{"gpt-4o", {"gemini-pro"}}}));
+  EXPECT_EQ(c.deployments[0].inputCostPerToken, 0.0000025);
+  EXPECT_EQ(c.deployments[0].outputCostPerToken, 0.00001);
+  EXPECT_EQ(c.deployments[0].baseModel, "gpt-4o");
+  EXPECT_FALSE(c.deployments[0].maxInputTokens);  // only max_tokens is given
 }
 
 TEST(ConfigLitellm, EachUnimplementedPathIsWarnedExactlyOnce) {
@@ -151,23 +157,28 @@ some_future_block:
   EXPECT_EQ(warningsAt(c, "some_future_block")[0]->line, 6);
 }
 
-TEST(ConfigLitellm, RouterSettingsWarnPerKeyAndNeverFail) {
+TEST(ConfigLitellm, RouterSettingsUnknownKeysWarnImplementedKeysDoNot) {
   Config c = loadOk(R"(router_settings:
   routing_strategy: latency-based-routing
   routing_strategy_args: {ttl: 60}
-  model_group_alias: {gpt-4: gpt-4o}
+  redis_host: localhost
+  cache_responses: true
+  enable_tag_filtering: true
 )");
-  ASSERT_EQ(warningsAt(c, "router_settings.routing_strategy").size(), 1u);
-  EXPECT_EQ(warningsAt(c, "router_settings.routing_strategy")[0]->line, 2);
-  EXPECT_EQ(warningsAt(c, "router_settings.routing_strategy")[0]->message, kNotImplemented);
-  EXPECT_EQ(warningsAt(c, "router_settings.routing_strategy_args").size(), 1u);
-  EXPECT_EQ(warningsAt(c, "router_settings.model_group_alias").size(), 1u);
+  EXPECT_TRUE(warningsAt(c, "router_settings.routing_strategy").empty());
+  EXPECT_EQ(c.router.strategy, RoutingStrategy::LatencyBased);
+  ASSERT_EQ(warningsAt(c, "router_settings.routing_strategy_args.ttl").size(), 1u);
+  EXPECT_EQ(warningsAt(c, "router_settings.routing_strategy_args.ttl")[0]->line, 3);
+  EXPECT_EQ(warningsAt(c, "router_settings.redis_host").size(), 1u);
+  EXPECT_EQ(warningsAt(c, "router_settings.cache_responses").size(), 1u);
+  EXPECT_EQ(warningsAt(c, "router_settings.enable_tag_filtering").size(), 1u);
+  for (const Warning& w : c.warnings) {
+    if (w.path != "model_list") EXPECT_EQ(w.message, kNotImplemented) << w.path;
+  }
 
-  // Odd shapes in a block llmux ignores are not problems either.
-  Config odd = loadOk("router_settings: simple-shuffle\n");
-  EXPECT_EQ(warningsAt(odd, "router_settings").size(), 1u);
-  Config dup = loadOk("router_settings:\n  timeout: 1\n  timeout: 2\n");
-  EXPECT_EQ(warningsAt(dup, "router_settings.timeout").size(), 1u);
+  // Now that the block is read, its shape and duplicates are checked like the other sections'.
+  EXPECT_FALSE(testing::load("router_settings: simple-shuffle\n").config);
+  EXPECT_FALSE(testing::load("router_settings:\n  timeout: 1\n  timeout: 2\n").config);
 }
 
 TEST(ConfigLitellm, UnknownDeploymentKeysWarn) {
@@ -183,10 +194,9 @@ TEST(ConfigLitellm, UnknownDeploymentKeysWarn) {
   some_entry_key: 1
 )");
   EXPECT_EQ(warningsAt(c, "model_list[0].litellm_params.temperature").size(), 1u);
-  EXPECT_EQ(warningsAt(c, "model_list[0].litellm_params.input_cost_per_token").size(), 1u);
-  EXPECT_EQ(warningsAt(c, "model_list[0].litellm_params.tags").size(), 1u);
   EXPECT_EQ(warningsAt(c, "model_list[0].some_entry_key").size(), 1u);
-  EXPECT_EQ(c.warnings.size(), 4u);  // nothing for model_info
+  // input_cost_per_token and tags are read now; nothing for model_info.
+  EXPECT_EQ(c.warnings.size(), 2u);
 }
 
 TEST(ConfigLitellm, GeneralAndLitellmSettingsUnknownKeysWarn) {

@@ -52,6 +52,26 @@ inline Problem onlyProblem(const std::string& yaml) {
   return r.problems.empty() ? Problem{} : r.problems.front();
 }
 
+// Three model groups (gpt-4o, claude, gemini) on lines 1-4, for the routing tests: text appended
+// to it starts at line 5.
+inline constexpr const char* kThreeGroups = R"(model_list:
+- {model_name: gpt-4o, litellm_params: {model: openai/gpt-4o}}
+- {model_name: claude, litellm_params: {model: anthropic/claude}}
+- {model_name: gemini, litellm_params: {model: gemini/gemini-pro}}
+)";
+
+inline Config loadWithModels(const std::string& yaml) {
+  return loadOk(std::string(kThreeGroups) + yaml);
+}
+
+inline Problem problemWithModels(const std::string& yaml) {
+  return onlyProblem(std::string(kThreeGroups) + yaml);
+}
+
+inline void expectContains(const std::string& text, const std::string& part) {
+  EXPECT_NE(text.find(part), std::string::npos) << "'" << text << "' lacks '" << part << "'";
+}
+
 // Sets (or unsets) an environment variable for the lifetime of the guard.
 class ScopedEnv {
  public:

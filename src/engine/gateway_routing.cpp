@@ -1,0 +1,183 @@
+// Startup half of routing: each group's deployments in `order` tiers with their strategy weights,
+// the shared per-deployment state, fallback lists, aliases and wildcard model groups.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "engine/gateway.hpp"
+#include "pricing/price_table.hpp"
+
+namespace llmux::engine {
+
+namespace {
+
+int tierOf(const config::Deployment& d) {
+  return d.order > 0 ? d.order : std::numeric_limits<int>::max();
+}
+
+// Later members of `over` win.
+config::ErrorClassCounts merged(config::ErrorClassCounts base,
+                                const config::ErrorClassCounts& over) {
+  if (over.badRequest) base.badRequest = over.badRequest;
+  if (over.authentication) base.authentication = over.authentication;
+  if (over.timeout) base.timeout = over.timeout;
+  if (over.rateLimit) base.rateLimit = over.rateLimit;
+  if (over.contentPolicy) base.contentPolicy = over.contentPolicy;
+  if (over.internalServer) base.internalServer = over.internalServer;
+  return base;
+}
+
+}  // namespace
+
+GroupMatch Gateway::matchGroup(std::string_view name) const {
+  if (const ModelGroup* g = findGroup(name)) return {g, {}};
+  for (const auto& w : wildcards) {
+    if (name.size() >= w.prefix.size() + w.suffix.size() && name.starts_with(w.prefix) &&
+        name.ends_with(w.suffix)) {
+      return {&groups[w.group],
+              name.substr(w.prefix.size(), name.size() - w.prefix.size() - w.suffix.size())};
+    }
+  }
+  return {};
+}
+
+void Gateway::setupRouting() {
+  const config::RouterSettings& rs = cfg.router;
+  routeInfo.assign(deployments.size(), {});
+  routeStateCount = deployments.size();
+  routeState = std::make_unique<router::DeploymentState[]>(std::max<size_t>(routeStateCount, 1));
+
+  for (auto& g : groups) {
+    std::stable_sort(g.deployments.begin(), g.deployments.end(), [&](size_t a, size_t b) {
+      return tierOf(*deployments[a].cfg) < tierOf(*deployments[b].cfg);
+    });
+    g.tier.clear();
+    for (size_t i : g.deployments) {
+      if (tierOf(*deployments[i].cfg) == tierOf(*deployments[g.deployments[0]].cfg)) {
+        g.tier.push_back(i);
+      }
+    }
+    // LiteLLM's simple-shuffle weights: `weight` when any deployment of the group sets one, else
+    // `rpm` when all set it, else `tpm`, else equal shares.
+    bool anyWeight = false, allRpm = true, allTpm = true;
+    for (size_t i : g.deployments) {
+      const auto& c = *deployments[i].cfg;
+      anyWeight = anyWeight || c.weight != 1.0;
+      allRpm = allRpm && c.rpm && *c.rpm > 0;
+      allTpm = allTpm && c.tpm && *c.tpm > 0;
+    }
+    for (size_t i : g.deployments) {
+      const auto& c = *deployments[i].cfg;
+      const double w = anyWeight ? c.weight
+                       : allRpm  ? static_cast<double>(*c.rpm)
+                       : allTpm  ? static_cast<double>(*c.tpm)
+                                 : 1.0;
+      deployments[i].weight = w > 0 ? w : 0.0;
+    }
+    g.wildcard = g.name.find('*') != std::string::npos;
+    g.retryPolicy = rs.retryPolicy;
+    for (const auto& [name, policy] : rs.groupRetryPolicy) {
+      if (name == g.name) g.retryPolicy = merged(g.retryPolicy, policy);
+    }
+  }
+
+  for (size_t i = 0; i < deployments.size(); ++i) {
+    DeploymentRt& d = deployments[i];
+    const config::Deployment& c = *d.cfg;
+    router::DeploymentInfo& info = routeInfo[i];
+    info.weight = d.weight;
+    info.tier = tierOf(c);
+    if (c.rpm) info.rpm = static_cast<uint64_t>(std::max<int64_t>(*c.rpm, 0));
+    if (c.tpm) info.tpm = static_cast<uint64_t>(std::max<int64_t>(*c.tpm, 0));
+    info.maxParallel = c.maxParallelRequests;
+    // Prices and context window: the deployment's own values, else the price table's entry for
+    // model_info.base_model or the provider model (looked up once here, not per request).
+    const pricing::PriceTable& table = pricing::PriceTable::builtin();
+    const pricing::ModelPrice* price = !c.baseModel.empty() ? table.findKey(c.baseModel) : nullptr;
+    if (price == nullptr && !c.baseModel.empty()) price = table.find(c.provider, c.baseModel);
+    if (price == nullptr) price = table.find(c.provider, d.upstreamModel);
+    d.price = price;
+    info.maxInputTokens = c.maxInputTokens;
+    if (!info.maxInputTokens && price != nullptr) info.maxInputTokens = price->maxInputTokens;
+    const std::optional<double> in =
+        c.inputCostPerToken ? c.inputCostPerToken
+                            : (price ? std::optional<double>(price->inputPerToken) : std::nullopt);
+    const std::optional<double> out =
+        c.outputCostPerToken
+            ? c.outputCostPerToken
+            : (price ? std::optional<double>(price->outputPerToken) : std::nullopt);
+    d.inputCostPerToken = in;
+    d.outputCostPerToken = out;
+    // LiteLLM's cost-based routing prices an unknown model at 5 USD per token each way: last.
+    info.costPerToken = in.value_or(5.0) + out.value_or(5.0);
+    d.wildcard = d.upstreamModel.find('*') != std::string_view::npos;
+    // Router-wide timeouts apply where the deployment sets none.
+    if (!c.timeoutSeconds && rs.timeoutSeconds) {
+      d.timeout = std::chrono::milliseconds(static_cast<int64_t>(*rs.timeoutSeconds * 1000.0));
+      if (!c.streamTimeoutSeconds) d.streamTimeout = d.timeout;
+    }
+    if (!c.streamTimeoutSeconds && rs.streamTimeoutSeconds) {
+      d.streamTimeout =
+          std::chrono::milliseconds(static_cast<int64_t>(*rs.streamTimeoutSeconds * 1000.0));
+    }
+  }
+
+  // Aliases resolve to their group's index (hidden ones too: hiding only keeps them out of
+  // /v1/models). An alias never shadows a real group.
+  for (const auto& a : rs.modelGroupAlias) {
+    auto it = groupByName.find(a.group);
+    if (it == groupByName.end()) {
+      warnings.push_back(
+          fmt::format("model_group_alias {}: model group '{}' does not exist", a.alias, a.group));
+      continue;
+    }
+    groupByName.emplace(a.alias, it->second);
+  }
+
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const std::string& n = groups[gi].name;
+    const size_t star = n.find('*');
+    if (star == std::string::npos) continue;
+    wildcards.push_back({n.substr(0, star), n.substr(star + 1), gi});
+  }
+  std::stable_sort(wildcards.begin(), wildcards.end(), [](const auto& a, const auto& b) {
+    return a.prefix.size() + a.suffix.size() > b.prefix.size() + b.suffix.size();
+  });
+
+  // Fallback lists by group name; "*" applies to every group without its own entry, then
+  // default_fallbacks. A group never falls back to itself.
+  auto resolve = [&](const config::FallbackMap& map, const std::string& group, bool useDefault,
+                     std::vector<std::string>& out) {
+    const std::vector<std::string>* names = nullptr;
+    for (const auto& [k, v] : map) {
+      if (k == group) names = &v;
+    }
+    if (names == nullptr) {
+      for (const auto& [k, v] : map) {
+        if (k == "*") names = &v;
+      }
+    }
+    if (names == nullptr && useDefault && !rs.defaultFallbacks.empty()) {
+      names = &rs.defaultFallbacks;
+    }
+    if (names == nullptr) return;
+    for (const auto& name : *names) {
+      GroupMatch m = matchGroup(name);
+      if (m.group == nullptr) {
+        warnings.push_back(
+            fmt::format("fallbacks of {}: model group '{}' does not exist", group, name));
+        continue;
+      }
+      if (name == group || std::find(out.begin(), out.end(), name) != out.end()) continue;
+      out.push_back(name);
+    }
+  };
+  for (auto& g : groups) {
+    resolve(rs.fallbacks, g.name, true, g.fallbacks);
+    resolve(rs.contextWindowFallbacks, g.name, false, g.contextFallbacks);
+    resolve(rs.contentPolicyFallbacks, g.name, false, g.contentFallbacks);
+  }
+}
+
+}  // namespace llmux::engine
