@@ -1,5 +1,7 @@
 #include "api/api.hpp"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 
 #include <chrono>
@@ -30,6 +32,7 @@ Api::Route Api::route(std::string_view path) {
   if (path == "/v1/messages") return Route::Messages;
   if (path == "/v1/messages/count_tokens") return Route::CountTokens;
   if (path == "/v1/models" || path == "/models") return Route::Models;
+  if (path == "/health" || path == "/health/") return Route::Health;
   if (path == "/health/liveliness" || path == "/health/liveness") return Route::Liveliness;
   if (path == "/health/readiness") return Route::Readiness;
   if (path == "/metrics" || path == "/metrics/") return Route::Metrics;
@@ -65,7 +68,8 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
   const Route r = route(path);
   const bool wantPost =
       r == Route::ChatCompletions || r == Route::Embeddings || r == Route::Completions;
-  const bool llmRoute = wantPost || r == Route::Models;
+  // /health calls every deployment: it needs a key (LiteLLM's needs one too).
+  const bool llmRoute = wantPost || r == Route::Models || r == Route::Health;
 
   if (r == Route::Messages || r == Route::CountTokens) {
     co_await messages(req, out, o, r);
@@ -111,6 +115,9 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
       case Route::Models:
         o.status = 200;
         co_await out.respond(200, kJson, gw_.modelsJson);
+        break;
+      case Route::Health:
+        co_await engine_.health(req, out, o);
         break;
       case Route::Liveliness:
         o.status = 200;
@@ -247,6 +254,9 @@ void Api::record(const http::Request& req, const http::ResponseWriter& out,
     a.deployment.set(d.cfg->id);
   }
   a.errorType.set(o.errorType);
+  a.attempts = static_cast<uint16_t>(std::clamp(o.attempts, 0, 65535));
+  a.fallback = o.fallbackUsed;
+  a.attemptLog.set(o.attemptLog);
   a.stream = o.stream;
   a.totalUs = totalUs;
   a.upstreamUs = o.upstreamUs;

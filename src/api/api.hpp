@@ -23,6 +23,7 @@ class Api final : public http::Handler {
     Completions,
     Messages,
     CountTokens,
+    Health,
     Models,
     Liveliness,
     Readiness,

@@ -10,6 +10,7 @@
 #include "api/api.hpp"
 #include "config/config.hpp"
 #include "engine/gateway.hpp"
+#include "engine/health.hpp"
 #include "server/server.hpp"
 
 namespace llmux::app {
@@ -105,7 +106,10 @@ int serve(const ServeArgs& args) {
     spdlog::error("cannot listen on {}:{}: {}", o.host, o.port, e.what());
     return 1;
   }
+  std::unique_ptr<engine::HealthChecker> health;
+  if (cfg.router.backgroundHealthChecks) health = std::make_unique<engine::HealthChecker>(*gw);
   srv.run();
+  health.reset();
   gw->accessLog->stop();
   if (auto d = gw->accessLog->dropped())
     spdlog::warn("access log dropped {} records (ring full)", d);

@@ -20,6 +20,8 @@
 #include "http/handler.hpp"
 #include "providers/common/adapter.hpp"
 #include "providers/common/sse_parser.hpp"
+#include "router/openrouter.hpp"
+#include "router/portkey_config.hpp"
 #include "router/select.hpp"
 #include "types/chat_request.hpp"
 #include "upstream/client.hpp"
@@ -29,9 +31,9 @@ namespace llmux::engine {
 // What the access log and metrics need to know about one request.
 struct RequestOutcome {
   int status = 0;
-  int attempts = 0;             // upstream attempts made (0 = none, e.g. rejected before routing)
-  bool fallbackUsed = false;    // answered by a model group other than the one asked for
-  std::string_view attemptLog;  // "dep-a:429,dep-b:200" (points into the request's scratch)
+  int attempts = 0;           // upstream attempts made (0 = none, e.g. rejected before routing)
+  bool fallbackUsed = false;  // answered by a model group other than the one asked for
+  std::string attemptLog;     // "dep-a:429,dep-b:200" when there was more than one attempt
   int group = -1;
   int deployment = -1;
   bool stream = false;
@@ -59,7 +61,9 @@ struct RequestRouting {
   bool disableFallbacks = false;
   enum class MockFault : uint8_t { None, Generic, ContextWindow, ContentPolicy, RateLimit };
   MockFault mockFault = MockFault::None;
-  std::vector<std::string> models;  // OpenRouter: models to try in order after `model`
+  // OpenRouter: `models` to try in order after `model`, `provider` preferences.
+  bool hasOpenRouter = false;
+  router::openrouter::Routing openrouter;
   void clear() {
     numRetries.reset();
     timeoutSeconds.reset();
@@ -70,8 +74,37 @@ struct RequestRouting {
     contentFallbacks.clear();
     disableFallbacks = false;
     mockFault = MockFault::None;
-    models.clear();
+    hasOpenRouter = false;
+    openrouter.models.clear();
+    openrouter.provider.reset();
   }
+};
+
+// One model group (or part of one) that a request's routing plan tries, with its retry rules.
+// Plans are built for OpenRouter and Portkey requests; LiteLLM-style requests (the hot path)
+// follow the configured fallbacks without one.
+struct PlanStep {
+  const ModelGroup* group = nullptr;  // null: nothing serves `name` (the step fails at once)
+  std::string name;                   // the model name asked for
+  std::string capture;                // what a wildcard group's '*' matched
+  std::optional<GatewayError> error;  // why the step cannot run (with group == null)
+  std::vector<size_t> deployments;    // a subset or preference order; empty = the whole group
+  std::vector<int> tiers;             // preference tiers of `deployments`; empty = `order`
+  // LiteLLM: retry_policy / num_retries. OpenRouter: also every listed provider once. Portkey:
+  // the target's retry spec. None: one attempt (OpenRouter allow_fallbacks=false).
+  enum class Retry : uint8_t { LiteLLM, OpenRouter, Portkey, None };
+  Retry retry = Retry::LiteLLM;
+  int attempts = 0;                  // Portkey: retries after the first call
+  std::vector<int> retryCodes;       // Portkey: the statuses retried
+  std::optional<int64_t> timeoutMs;  // Portkey request_timeout
+  std::string overrideParams;        // Portkey override_params (a JSON object), "" = none
+  // Portkey fallback nodes above this leaf, outermost first: after a failure, the deepest one
+  // whose next child exists (next >= 0) and whose status list accepts the failure moves there.
+  struct Exit {
+    const std::vector<int>* codes = nullptr;  // empty list: any failure moves on
+    int next = -1;                            // index into the plan of the next child's first leaf
+  };
+  std::vector<Exit> exits;
 };
 
 // Small fixed list of response headers (no allocation).
@@ -111,7 +144,12 @@ struct Scratch {
   bool base64 = false;                          // embeddings: encoding_format "base64"
 
   // Routing of this request (route.cpp).
-  RequestRouting routing;               // per-request fields (LiteLLM, OpenRouter, Portkey)
+  RequestRouting routing;             // per-request fields (LiteLLM, OpenRouter, Portkey)
+  std::vector<PlanStep> plan;         // OpenRouter / Portkey requests (route_plan.cpp)
+  router::portkey::Node portkeyRoot;  // a config sent inline in x-llmux-config
+  const router::portkey::Node* portkey = nullptr;  // the request's Portkey config, if any
+  std::string overrideBody;             // the body with a step's override_params merged in
+  bool chatIsOverride = false;          // sc.chat was parsed from overrideBody
   std::vector<size_t> tried;            // deployments that failed for this request
   std::vector<AttemptRecord> attempts;  // every failed attempt, for the final error and the log
   std::string attemptLog;               // access-log summary of the attempts
@@ -169,6 +207,14 @@ class Engine {
   boost::asio::awaitable<void> completions(http::Request& req, http::ResponseWriter& out,
                                            RequestOutcome& outcome);
 
+  // GET /health: every deployment's health (the background checks' last results, or a check run
+  // now when they are off) and routing state, in LiteLLM's shape.
+  boost::asio::awaitable<void> health(http::Request& req, http::ResponseWriter& out,
+                                      RequestOutcome& outcome);
+  // Calls every deployment once (concurrently) and stores the results; with `route`, failing
+  // deployments leave the rotation and passing ones return (background checks).
+  boost::asio::awaitable<void> checkAll(bool route);
+
   // Sends `err` as an OpenAI error response and records it in `outcome`.
   static boost::asio::awaitable<void> sendError(http::ResponseWriter& out, const GatewayError& err,
                                                 RequestOutcome& outcome,
@@ -182,8 +228,16 @@ class Engine {
   boost::asio::awaitable<void> runMock(http::Request& req, const types::ChatRequest& chat,
                                        const DeploymentRt& d, http::ResponseWriter& out,
                                        RequestOutcome& outcome, Scratch& sc);
+  // One health probe: a minimal chat call to `d` (health.cpp).
+  boost::asio::awaitable<void> checkDeployment(const DeploymentRt& d,
+                                               Gateway::HealthResult& result);
   // Routing (route.cpp): per-request fields, the attempt loop, and the final error.
   std::optional<GatewayError> readRequestRouting(Scratch& sc);
+  // route_plan.cpp: the plans of OpenRouter and Portkey requests.
+  std::optional<GatewayError> readPortkeyConfig(http::Request& req, Scratch& sc);
+  std::optional<GatewayError> buildOpenRouterPlan(Scratch& sc);
+  std::optional<GatewayError> buildPortkeyPlan(http::Request& req, Scratch& sc);
+  std::optional<GatewayError> applyOverrides(http::Request& req, const PlanStep* step, Scratch& sc);
   boost::asio::awaitable<void> routeChat(http::Request& req, http::ResponseWriter& out,
                                          RequestOutcome& outcome, Scratch& sc);
   boost::asio::awaitable<void> attemptChat(http::Request& req, const DeploymentRt& d,
@@ -271,8 +325,10 @@ class Engine {
   upstream::Client client_;
   router::Selector selector_;  // this thread's strategy state over the shared deployment state
   ScratchPool scratch_;
-  uint64_t rng_;                // xorshift state for retry jitter (seeded per thread)
-  simdjson::dom::parser json_;  // translators' parser; used between co_awaits only
+  uint64_t rng_;                        // xorshift state for retry jitter (seeded per thread)
+  simdjson::dom::parser json_;          // translators' parser; used between co_awaits only
+  simdjson::dom::parser metaParser_;    // request metadata headers (Portkey conditions)
+  simdjson::dom::parser configParser_;  // inline Portkey configs
   struct GoogleTokenState {
     std::string token;
     std::chrono::steady_clock::time_point refreshAt{};

@@ -137,6 +137,26 @@ inline std::optional<int64_t> retryAfterOf(const upstream::Exchange& ex) {
   return std::nullopt;
 }
 
+// A ResponseWriter with no client behind it (health checks): keeps the status and body of a
+// whole answer; streams are refused.
+class SinkWriter final : public http::ResponseWriter {
+ public:
+  net::awaitable<bool> respond(int s, std::span<const http::Header>, std::string_view b) override {
+    status = s;
+    body.assign(b.substr(0, 4096));
+    co_return true;
+  }
+  net::awaitable<bool> beginStream(int, std::span<const http::Header>) override { co_return false; }
+  net::awaitable<bool> writeChunk(std::string_view, bool) override { co_return false; }
+  net::awaitable<bool> endStream() override { co_return false; }
+  void watchClient(Abortable*) override {}
+  void unwatchClient() override {}
+  [[nodiscard]] bool clientGone() const override { return false; }
+  [[nodiscard]] uint64_t bytesWritten() const override { return 0; }
+  int status = 0;
+  std::string body;
+};
+
 // `buf` holds exactly one SSE event and it is an error: {"error":...}.
 inline bool onlyErrorEvent(std::string_view buf) {
   constexpr std::string_view kHead = "data: {\"error\"";

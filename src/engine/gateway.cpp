@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <limits>
@@ -85,7 +86,10 @@ Gateway::Gateway(const config::Config& c, size_t workers)
   std::vector<std::string_view> listed;
   for (const auto& g : groups) listed.push_back(g.name);
   for (const auto& a : c.router.modelGroupAlias) {
-    if (!a.hidden && findGroup(a.alias) != nullptr) listed.push_back(a.alias);
+    if (!a.hidden && findGroup(a.alias) != nullptr &&
+        std::find(listed.begin(), listed.end(), a.alias) == listed.end()) {
+      listed.push_back(a.alias);
+    }
   }
   for (size_t i = 0; i < listed.size(); ++i) {
     if (i) modelsJson += ',';

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,6 +19,7 @@
 #include "engine/provider_table.hpp"
 #include "observability/access_log.hpp"
 #include "observability/metrics.hpp"
+#include "router/portkey_config.hpp"
 #include "router/select.hpp"
 #include "router/state.hpp"
 #include "upstream/target.hpp"
@@ -122,7 +124,28 @@ class Gateway {
   std::vector<router::DeploymentInfo> routeInfo;
   std::unique_ptr<router::DeploymentState[]> routeState;
   size_t routeStateCount = 0;
-  std::vector<WildcardGroup> wildcards;  // most specific (longest fixed text) first
+  std::vector<WildcardGroup> wildcards;              // most specific (longest fixed text) first
+  std::unique_ptr<router::GroupState[]> groupState;  // same indexes as `groups`
+  // Health checks (background_health_checks, GET /health): the last result per deployment.
+  struct HealthResult {
+    bool checked = false;
+    bool healthy = false;
+    std::string error;
+    int64_t checkedUnixMs = 0;
+    uint64_t latencyUs = 0;
+  };
+  mutable std::mutex healthMu;
+  std::vector<HealthResult> health;  // guarded by healthMu; same indexes as `deployments`
+  // Appends the router's Prometheus families (retries, fallbacks, cooldowns, health).
+  void renderRoutingMetrics(std::string& out) const;
+  // routing_configs, parsed (Portkey-style configs selected by id in x-llmux-config).
+  std::vector<std::pair<std::string, router::portkey::Node>> routingConfigs;
+  [[nodiscard]] const router::portkey::Node* findRoutingConfig(std::string_view id) const {
+    for (const auto& [k, v] : routingConfigs) {
+      if (k == id) return &v;
+    }
+    return nullptr;
+  }
 
   [[nodiscard]] const ModelGroup* findGroup(std::string_view name) const {
     auto it = groupByName.find(name);

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <iterator>
 #include <limits>
+#include <stdexcept>
 
 #include "engine/gateway.hpp"
 #include "pricing/price_table.hpp"
@@ -16,19 +19,78 @@ int tierOf(const config::Deployment& d) {
   return d.order > 0 ? d.order : std::numeric_limits<int>::max();
 }
 
-// Later members of `over` win.
-config::ErrorClassCounts merged(config::ErrorClassCounts base,
-                                const config::ErrorClassCounts& over) {
-  if (over.badRequest) base.badRequest = over.badRequest;
-  if (over.authentication) base.authentication = over.authentication;
-  if (over.timeout) base.timeout = over.timeout;
-  if (over.rateLimit) base.rateLimit = over.rateLimit;
-  if (over.contentPolicy) base.contentPolicy = over.contentPolicy;
-  if (over.internalServer) base.internalServer = over.internalServer;
-  return base;
-}
-
 }  // namespace
+
+void Gateway::renderRoutingMetrics(std::string& out) const {
+  auto app = std::back_inserter(out);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  auto family = [&](const char* name, const char* type, const char* help) {
+    fmt::format_to(app, "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  family("llmux_retries_total", "counter",
+         "Attempts after a model group's first for a request (to the same or another deployment).");
+  for (size_t g = 0; g < groups.size(); ++g) {
+    fmt::format_to(app, "llmux_retries_total{{model_group=\"{}\"}} {}\n",
+                   observability::escapeLabel(groups[g].name),
+                   groupState[g].retries.load(std::memory_order_relaxed));
+  }
+  family("llmux_fallbacks_total", "counter",
+         "Requests that moved from this model group to a fallback group.");
+  for (size_t g = 0; g < groups.size(); ++g) {
+    fmt::format_to(app, "llmux_fallbacks_total{{model_group=\"{}\"}} {}\n",
+                   observability::escapeLabel(groups[g].name),
+                   groupState[g].fallbacks.load(std::memory_order_relaxed));
+  }
+  struct Gauge {
+    const char* name;
+    const char* type;
+    const char* help;
+    int64_t (*value)(const router::DeploymentState&, int64_t now);
+  };
+  static constexpr Gauge kGauges[] = {
+      {"llmux_deployment_cooldowns_total", "counter", "Times the deployment was put in cooldown.",
+       [](const router::DeploymentState& s, int64_t) {
+         return static_cast<int64_t>(s.cooldownsTotal.load(std::memory_order_relaxed));
+       }},
+      {"llmux_deployment_failures_total", "counter",
+       "Failed attempts (error answers, timeouts, connection failures).",
+       [](const router::DeploymentState& s, int64_t) {
+         return static_cast<int64_t>(s.failuresTotal.load(std::memory_order_relaxed));
+       }},
+      {"llmux_deployment_cooling_down", "gauge", "1 while the deployment is in cooldown.",
+       [](const router::DeploymentState& s, int64_t now) -> int64_t {
+         return s.coolingDown(now) ? 1 : 0;
+       }},
+      {"llmux_deployment_healthy", "gauge",
+       "Health check result: 1 healthy, 0 unhealthy (out of rotation), -1 not checked.",
+       [](const router::DeploymentState& s, int64_t) -> int64_t {
+         switch (s.health.load(std::memory_order_relaxed)) {
+           case router::Health::Healthy:
+             return 1;
+           case router::Health::Unhealthy:
+             return 0;
+           case router::Health::Unknown:
+             break;
+         }
+         return -1;
+       }},
+      {"llmux_deployment_in_flight", "gauge",
+       "Requests in flight (counted for least-busy routing and max_parallel_requests).",
+       [](const router::DeploymentState& s, int64_t) {
+         return s.inFlight.load(std::memory_order_relaxed);
+       }},
+  };
+  for (const Gauge& gauge : kGauges) {
+    family(gauge.name, gauge.type, gauge.help);
+    for (const auto& d : deployments) {
+      fmt::format_to(app, "{}{{model_group=\"{}\",deployment=\"{}\"}} {}\n", gauge.name,
+                     observability::escapeLabel(d.cfg->modelName),
+                     observability::escapeLabel(d.cfg->id), gauge.value(routeState[d.index], now));
+    }
+  }
+}
 
 GroupMatch Gateway::matchGroup(std::string_view name) const {
   if (const ModelGroup* g = findGroup(name)) return {g, {}};
@@ -47,6 +109,9 @@ void Gateway::setupRouting() {
   routeInfo.assign(deployments.size(), {});
   routeStateCount = deployments.size();
   routeState = std::make_unique<router::DeploymentState[]>(std::max<size_t>(routeStateCount, 1));
+  groupState = std::make_unique<router::GroupState[]>(std::max<size_t>(groups.size(), 1));
+  health.assign(deployments.size(), {});
+  metrics.extra = [this](std::string& out) { renderRoutingMetrics(out); };
 
   for (auto& g : groups) {
     std::stable_sort(g.deployments.begin(), g.deployments.end(), [&](size_t a, size_t b) {
@@ -76,9 +141,10 @@ void Gateway::setupRouting() {
       deployments[i].weight = w > 0 ? w : 0.0;
     }
     g.wildcard = g.name.find('*') != std::string::npos;
+    // A group's own policy replaces retry_policy (LiteLLM uses one or the other, not both).
     g.retryPolicy = rs.retryPolicy;
     for (const auto& [name, policy] : rs.groupRetryPolicy) {
-      if (name == g.name) g.retryPolicy = merged(g.retryPolicy, policy);
+      if (name == g.name) g.retryPolicy = policy;
     }
   }
 
@@ -132,7 +198,7 @@ void Gateway::setupRouting() {
           fmt::format("model_group_alias {}: model group '{}' does not exist", a.alias, a.group));
       continue;
     }
-    groupByName.emplace(a.alias, it->second);
+    groupByName[a.alias] = it->second;  // LiteLLM looks aliases up first (the config warns)
   }
 
   for (size_t gi = 0; gi < groups.size(); ++gi) {
@@ -173,6 +239,16 @@ void Gateway::setupRouting() {
       out.push_back(name);
     }
   };
+  // Named Portkey-style configs: a config that does not parse refuses the start, like any other
+  // invalid setting (request-time configs get a 400 instead).
+  for (const auto& [id, json] : cfg.routingConfigs) {
+    router::portkey::Node root;
+    if (auto err = router::portkey::parse(json, root)) {
+      throw std::runtime_error(fmt::format("routing_configs.{}: {}", id, *err));
+    }
+    routingConfigs.emplace_back(id, std::move(root));
+  }
+
   for (auto& g : groups) {
     resolve(rs.fallbacks, g.name, true, g.fallbacks);
     resolve(rs.contextWindowFallbacks, g.name, false, g.contextFallbacks);

@@ -177,28 +177,12 @@ std::optional<GatewayError> Engine::readRequestRouting(Scratch& sc) {
       if (isTrue(v)) r.mockFault = RequestRouting::MockFault::ContentPolicy;
     } else if (key == "mock_testing_rate_limit_error") {
       if (isTrue(v)) r.mockFault = RequestRouting::MockFault::RateLimit;
-    } else if (key == "models") {
-      if (v.is_null()) continue;
-      simdjson::dom::array arr;
-      if (v.get(arr) != simdjson::SUCCESS) {
-        return GatewayError::invalidRequest("Invalid 'models': expected a list of model names.",
-                                            "models", "invalid_routing");
-      }
-      for (simdjson::dom::element m : arr) {
-        std::string_view name;
-        if (m.get(name) != simdjson::SUCCESS || name.empty() || name.size() > 256) {
-          return GatewayError::invalidRequest(
-              "Invalid 'models': every entry must be a model name (1 to 256 bytes).", "models",
-              "invalid_routing");
-        }
-        r.models.emplace_back(name);
-      }
-      if (r.models.size() > kMaxRequestFallbacks) {
-        return GatewayError::invalidRequest(
-            fmt::format("Invalid 'models': at most {} models.", kMaxRequestFallbacks), "models",
-            "invalid_routing");
-      }
+    } else if (key == "models" || key == "provider") {
+      r.hasOpenRouter = true;
     }
+  }
+  if (r.hasOpenRouter) {
+    if (auto e = router::openrouter::parse(obj, r.openrouter)) return e;
   }
   return std::nullopt;
 }
@@ -211,7 +195,13 @@ net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseW
     co_return;
   }
   sc->body = req.body();
+  sc->portkey = nullptr;
+  sc->chatIsOverride = false;
   outcome.stream = sc->chat.stream;
+  if (auto e = readPortkeyConfig(req, *sc)) {
+    co_await sendError(out, *e, outcome);
+    co_return;
+  }
   if (sc->chat.hasRouterFields) {
     if (auto e = readRequestRouting(*sc)) {
       co_await sendError(out, *e, outcome);
@@ -329,33 +319,65 @@ net::awaitable<void> Engine::routeChat(http::Request& req, http::ResponseWriter&
   const types::ChatRequest& chat = sc.chat;
   const RequestRouting& r = sc.routing;
   const config::RouterSettings& rs = gw_.cfg.router;
-  GroupMatch match = gw_.matchGroup(chat.model);
-  if (match.group == nullptr && r.models.empty()) {
-    auto e = GatewayError::notFound(fmt::format("Model '{}' not found. Available models: {}.",
-                                                utf8Prefix(chat.model, 200), gw_.availableModels),
-                                    "model_not_found");
-    e.param = "model";
-    co_await sendError(out, e, outcome);
+  // Who decides the failover: a Portkey config, OpenRouter's fields (both build a plan), or the
+  // gateway's LiteLLM settings (no plan: the hot path allocates nothing here).
+  std::vector<PlanStep>& plan = sc.plan;
+  plan.clear();
+  sc.headers.n = 0;  // nothing from the scratch's previous request
+  std::optional<GatewayError> planError;
+  if (sc.portkey != nullptr) {
+    planError = buildPortkeyPlan(req, sc);
+  } else if (r.hasOpenRouter) {
+    planError = buildOpenRouterPlan(sc);
+  } else if (gw_.matchGroup(chat.model).group == nullptr &&
+             router::openrouter::splitSuffix(chat.model).sort != router::openrouter::Sort::None) {
+    planError = buildOpenRouterPlan(sc);  // "model:nitro" / "model:floor"
+  }
+  if (planError) {
+    co_await sendError(out, *planError, outcome);
     co_return;
   }
-  const ModelGroup* primary = match.group;
-  sc.capture = match.capture;
-  // The fallback chain is chosen by the error that ends the first group's attempts
-  // (LiteLLM: context-window errors use context_window_fallbacks, refusals
-  // content_policy_fallbacks, other failures `fallbacks`); OpenRouter's `models` is a fixed chain.
-  const std::vector<std::string>* chain = r.models.empty() ? nullptr : &r.models;
+  GroupMatch match;
+  if (plan.empty()) {
+    match = gw_.matchGroup(chat.model);
+    if (match.group == nullptr) {
+      auto e = GatewayError::notFound(fmt::format("Model '{}' not found. Available models: {}.",
+                                                  utf8Prefix(chat.model, 200), gw_.availableModels),
+                                      "model_not_found");
+      e.param = "model";
+      co_await sendError(out, e, outcome);
+      co_return;
+    }
+  }
+  const ModelGroup* primary = plan.empty() ? match.group : plan[0].group;
+  // LiteLLM: the fallback chain is chosen by the error that ends the first group's attempts
+  // (context-window errors use context_window_fallbacks, refusals content_policy_fallbacks, other
+  // failures `fallbacks`).
+  const std::vector<std::string>* chain = nullptr;
   size_t chainPos = 0;
+  size_t stepIdx = 0;
   int fallbacksUsed = 0;
   int attemptNo = 0;
   bool fallback = false;
-  std::optional<GatewayError> primaryError;
   std::string_view groupName = chat.model;
+  std::optional<GatewayError> primaryError;
   if (!sc.backoff) sc.backoff.emplace(ex_);
 
   for (;;) {
-    // One model group: its deployments, with retries.
-    if (match.group != nullptr) {
-      const ModelGroup& g = *match.group;
+    const PlanStep* step = plan.empty() ? nullptr : &plan[stepIdx];
+    const ModelGroup* gp = step != nullptr ? step->group : match.group;
+    const std::string_view capture =
+        step != nullptr ? std::string_view(step->capture) : match.capture;
+    if (step != nullptr) groupName = step->name;
+    if (auto e = applyOverrides(req, step, sc)) {
+      noteUnavailable(*e, sc);
+      sc.failure = std::move(e);
+    } else if (gp != nullptr) {
+      // One model group (or the plan's part of it): its deployments, with retries.
+      const ModelGroup& g = *gp;
+      const std::span<const size_t> deps = step != nullptr && !step->deployments.empty()
+                                               ? std::span<const size_t>(step->deployments)
+                                               : std::span<const size_t>(g.deployments);
       const int numRetries = r.numRetries.value_or(rs.numRetries);
       int retries = 0;
       const bool mockHere = r.mockFault != RequestRouting::MockFault::None && !fallback;
@@ -382,7 +404,8 @@ net::awaitable<void> Engine::routeChat(http::Request& req, http::ResponseWriter&
           continue;
         }
         router::PickInput in;
-        in.deployments = g.deployments;
+        in.deployments = deps;
+        if (step != nullptr) in.tiers = step->tiers;
         in.tried = sc.tried;
         in.stream = chat.stream;
         in.ignoreCooldown = rs.disableCooldowns;
@@ -413,7 +436,7 @@ net::awaitable<void> Engine::routeChat(http::Request& req, http::ResponseWriter&
             e.message = fmt::format(
                 "No deployments available for model group '{}': all {} are {}. Try again in {} "
                 "second{}.",
-                g.name, g.deployments.size(), noPickWord(p.reason), secs, secs == 1 ? "" : "s");
+                g.name, deps.size(), noPickWord(p.reason), secs, secs == 1 ? "" : "s");
             e.retryAfterSeconds = secs;
           }
           noteUnavailable(e, sc);
@@ -424,7 +447,12 @@ net::awaitable<void> Engine::routeChat(http::Request& req, http::ResponseWriter&
         }
         const DeploymentRt& d = gw_.deployments[static_cast<size_t>(p.deployment)];
         ++attemptNo;
-        prepareAttempt(d, match.capture, sc, attemptNo, fallback);
+        prepareAttempt(d, capture, sc, attemptNo, fallback);
+        if (step != nullptr && step->timeoutMs) {
+          const std::chrono::milliseconds cap(*step->timeoutMs);
+          sc.timeout = std::min(sc.timeout, cap);
+          sc.streamTimeout = std::min(sc.streamTimeout, cap);
+        }
         outcome.group = static_cast<int>(d.group);
         outcome.deployment = static_cast<int>(d.index);
         outcome.attempts = attemptNo;
@@ -451,8 +479,32 @@ net::awaitable<void> Engine::routeChat(http::Request& req, http::ResponseWriter&
         }
         noteAttempt(d, sc);
         const router::ErrorClass cls = router::classify(*sc.failure);
-        if (retries >= router::retriesFor(cls, g.retryPolicy, numRetries)) break;
+        int allowed = 0;
+        switch (step != nullptr ? step->retry : PlanStep::Retry::LiteLLM) {
+          case PlanStep::Retry::LiteLLM:
+            allowed = router::retriesFor(cls, g.retryPolicy, numRetries);
+            break;
+          case PlanStep::Retry::OpenRouter:
+            // Provider routing moves down the list on failure: every provider gets its turn.
+            allowed = router::retriesFor(cls, g.retryPolicy, numRetries);
+            if (allowed > 0 || router::retriesFor(cls, g.retryPolicy, 1) > 0) {
+              allowed = std::max(allowed, static_cast<int>(deps.size()) - 1);
+            }
+            break;
+          case PlanStep::Retry::Portkey:
+            // Portkey retries the listed statuses only, up to `attempts` times.
+            allowed = std::find(step->retryCodes.begin(), step->retryCodes.end(),
+                                sc.failure->status) != step->retryCodes.end()
+                          ? step->attempts
+                          : 0;
+            break;
+          case PlanStep::Retry::None:
+            break;
+        }
+        if (retries >= allowed) break;
         ++retries;
+        gw_.groupState[static_cast<size_t>(&g - gw_.groups.data())].retries.fetch_add(
+            1, std::memory_order_relaxed);
         in.tried = sc.tried;
         in.nowMs = steadyMs();
         if (!selector_.anyEligible(in, true)) break;  // all cooling down: waiting cannot help
@@ -473,18 +525,48 @@ net::awaitable<void> Engine::routeChat(http::Request& req, http::ResponseWriter&
         }
       }
     } else {
-      auto e = GatewayError::notFound(
-          fmt::format("Model '{}' not found.", utf8Prefix(groupName, 200)), "model_not_found");
+      auto e = step != nullptr && step->error
+                   ? *step->error
+                   : GatewayError::notFound(
+                         fmt::format("Model '{}' not found.", utf8Prefix(groupName, 200)),
+                         "model_not_found");
       noteUnavailable(e, sc);
       sc.failure = std::move(e);
     }
 
-    // This group is spent: pick the next one. The first group's error is the answer if nothing
+    // This step is spent: find the next one. The first step's error is the answer if nothing
     // else works (LiteLLM raises the original error), with every attempt listed.
     if (!primaryError) primaryError = *sc.failure;
+    auto countFallback = [&] {
+      if (!fallback && primary != nullptr) {
+        gw_.groupState[static_cast<size_t>(primary - gw_.groups.data())].fallbacks.fetch_add(
+            1, std::memory_order_relaxed);
+      }
+      fallback = true;
+    };
     const GatewayError& last = *sc.failure;
+    if (step != nullptr) {
+      int next = -1;
+      if (sc.portkey != nullptr) {
+        // The deepest fallback node that has a next child and accepts this failure.
+        for (auto it = step->exits.rbegin(); it != step->exits.rend(); ++it) {
+          const bool accepts = it->codes->empty() || std::find(it->codes->begin(), it->codes->end(),
+                                                               last.status) != it->codes->end();
+          if (it->next >= 0 && accepts) {
+            next = it->next;
+            break;
+          }
+        }
+      } else if (stepIdx + 1 < plan.size()) {
+        next = static_cast<int>(stepIdx + 1);  // OpenRouter: the next of `models`
+      }
+      if (next < 0) break;
+      stepIdx = static_cast<size_t>(next);
+      countFallback();
+      continue;
+    }
     if (chain == nullptr) {
-      if (r.disableFallbacks || primary == nullptr) break;
+      if (r.disableFallbacks) break;
       // A context-window or content-policy failure without its own list takes the generic one
       // (LiteLLM does the same when the specific setting is absent).
       const auto* generic = r.hasFallbacks ? &r.fallbacks : &primary->fallbacks;
@@ -509,17 +591,13 @@ net::awaitable<void> Engine::routeChat(http::Request& req, http::ResponseWriter&
     }
     if (chainPos >= chain->size() || fallbacksUsed >= rs.maxFallbacks) break;
     groupName = (*chain)[chainPos++];
-    if (groupName == chat.model && chainPos == 1 && !r.models.empty()) {
-      // OpenRouter lists may repeat `model` first: it was just tried.
-      if (chainPos >= chain->size()) break;
-      groupName = (*chain)[chainPos++];
-    }
     ++fallbacksUsed;
-    fallback = true;
+    countFallback();
     match = gw_.matchGroup(groupName);
   }
-  if (primaryError) sc.failure = std::move(primaryError);
-  co_await sendFinalError(out, outcome, sc, primary != nullptr ? primary->name : groupName);
+  // Portkey answers with the last target's error; LiteLLM with the original one.
+  if (primaryError && sc.portkey == nullptr) sc.failure = std::move(primaryError);
+  co_await sendFinalError(out, outcome, sc, primary != nullptr ? primary->name : chat.model);
 }
 
 void Engine::beginSimple(const DeploymentRt& d, Scratch& sc, std::string_view body) {

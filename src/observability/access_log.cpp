@@ -82,6 +82,9 @@ void AccessLog::format(const AccessRecord& r, std::string& out) {
   } else {
     out += ",\"error_type\":null";
   }
+  num("attempts", r.attempts);
+  out += r.fallback ? ",\"fallback\":true" : ",\"fallback\":false";
+  if (r.attemptLog.len > 0) str("attempt_log", r.attemptLog.view());
   out += "}\n";
 }
 

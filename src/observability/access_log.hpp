@@ -35,6 +35,11 @@ struct AccessRecord {
   FixedText<64> modelGroup;
   FixedText<96> deployment;
   FixedText<40> errorType;
+  // Routing: upstream attempts, whether a fallback group answered, and "deployment:status,..."
+  // when there was more than one attempt (truncated when long).
+  FixedText<240> attemptLog;
+  uint16_t attempts = 0;
+  bool fallback = false;
   int status = 0;
   bool stream = false;
   uint64_t totalUs = 0, upstreamUs = 0, ttftUs = 0, overheadUs = 0;

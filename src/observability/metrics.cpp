@@ -15,7 +15,7 @@ std::string statusLabel(size_t slot) {
 }
 
 // Prometheus label values escape backslash, double quote and newline.
-std::string esc(const std::string& v) {
+std::string esc(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
@@ -174,7 +174,12 @@ std::string Metrics::render() const {
   out += "# HELP llmux_in_flight_requests Requests being processed now.\n";
   out += "# TYPE llmux_in_flight_requests gauge\n";
   fmt::format_to(app, "llmux_in_flight_requests {}\n", inflight);
+  if (extra) extra(out);
   return out;
+}
+
+std::string escapeLabel(std::string_view v) {
+  return esc(v);
 }
 
 }  // namespace llmux::observability

@@ -6,8 +6,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace llmux::observability {
@@ -64,6 +66,8 @@ class Metrics {
 
   // Prometheus text exposition format 0.0.4.
   [[nodiscard]] std::string render() const;
+  // Further families rendered after the built-in ones (the router's); set once at startup.
+  std::function<void(std::string&)> extra;
 
  private:
   std::vector<std::string> groupNames_;
@@ -73,5 +77,7 @@ class Metrics {
 };
 
 size_t statusSlot(int status);
+// A label value escaped for the exposition format (backslash, quote, newline).
+std::string escapeLabel(std::string_view v);
 
 }  // namespace llmux::observability

@@ -171,14 +171,14 @@ Pick Selector::pick(const PickInput& in, Reservation& res) {
   for (int pass = 0; pass < 2; ++pass) {
     const bool allowTried = pass == 1;
     if (allowTried && in.tried.empty()) break;
+    auto tierAt = [&](size_t k) {
+      return in.tiers.empty() ? info_[in.deployments[k]].tier : in.tiers[k];
+    };
     size_t start = 0;
     while (start < in.deployments.size()) {
-      const int tier = info_[in.deployments[start]].tier;
+      const int tier = tierAt(start);
       size_t end = start;
-      while (end < in.deployments.size() && info_[in.deployments[end]].tier == tier &&
-             (!in.ordered || end == start)) {
-        ++end;
-      }
+      while (end < in.deployments.size() && tierAt(end) == tier) ++end;
       cands_.clear();
       for (size_t k = start; k < end; ++k) {
         const size_t d = in.deployments[k];
@@ -193,7 +193,9 @@ Pick Selector::pick(const PickInput& in, Reservation& res) {
             c.inFlight = s.inFlight.load(std::memory_order_relaxed);
             break;
           case config::RoutingStrategy::LatencyBased:
-            c.latencyUs = in.stream ? s.ttftUs.get() : s.latencyUs.get();
+            // LiteLLM's measure: time to first token for streams, otherwise time per output
+            // token (so long answers do not count against a deployment).
+            c.latencyUs = in.stream ? s.ttftUs.get() : s.usPerOutputToken.get();
             break;
           case config::RoutingStrategy::UsageBased:
             c.tpmUsed = s.tokens.get(in.minute);

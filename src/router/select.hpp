@@ -83,7 +83,9 @@ struct PickInput {
   int64_t nowMs = 0;                // steady clock
   int64_t minute = 0;               // wall-clock minute number
   int64_t msToNextMinute = 60000;   // when this minute's rpm / tpm counts reset
-  bool ordered = false;  // `deployments` is a strict preference order (OpenRouter provider.order)
+  // Preference tiers per entry of `deployments` (non-decreasing), replacing the deployments'
+  // `order` (OpenRouter's provider.order / sort). Empty: the configured tiers.
+  std::span<const int> tiers;
 };
 
 class Selector {

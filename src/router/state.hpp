@@ -100,4 +100,10 @@ struct alignas(64) DeploymentState {
   }
 };
 
+// Per model group totals for /metrics.
+struct alignas(64) GroupState {
+  std::atomic<uint64_t> retries{0};    // attempts after a group's first
+  std::atomic<uint64_t> fallbacks{0};  // requests that moved on to another group
+};
+
 }  // namespace llmux::router

@@ -198,7 +198,7 @@ def invalid_routing_input_is_a_400(ctx):
     gw = ctx.gateway({"model_list": [_dep("a", mock, "gpt-a")], **_quiet()})
     for body, param in [({"fallbacks": "b"}, "fallbacks"), ({"num_retries": -1}, "num_retries"),
                         ({"num_retries": 99}, "num_retries"), ({"timeout": "soon"}, "timeout"),
-                        ({"models": [1]}, "models"), ({"fallbacks": [{"a": 3}]}, "fallbacks")]:
+                        ({"models": [1]}, "models[0]"), ({"fallbacks": [{"a": 3}]}, "fallbacks")]:
         r = chat(gw.port, {"model": "a", "messages": user_msg("x"), **body})
         check_error(r, 400, "invalid_request_error", code="invalid_routing", param=param)
 

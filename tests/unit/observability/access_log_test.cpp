@@ -41,13 +41,18 @@ TEST(AccessLog, FormatsOneJsonLine) {
       R"("path":"/v1/chat/completions","status":429,"model_group":"gpt \"4o\"","deployment":"gpt/0",)"
       R"("stream":true,"total_ms":12.345,"upstream_ms":12.000,"ttft_ms":0.007,"overhead_ms":0.345,)"
       R"("prompt_tokens":19,"completion_tokens":3,"bytes_in":300,"bytes_out":512,)"
-      R"("error_type":"rate_limit_error"})"
+      R"("error_type":"rate_limit_error","attempts":0,"fallback":false})"
       "\n");
   AccessRecord ok = sample();
   ok.errorType.set("");
+  ok.attempts = 2;
+  ok.fallback = true;
+  ok.attemptLog.set("a/0:429,b/1:200");
   line.clear();
   AccessLog::format(ok, line);
-  EXPECT_NE(line.find(R"("error_type":null})"), std::string::npos);
+  EXPECT_NE(line.find(R"("error_type":null,"attempts":2,"fallback":true,)"
+                      R"("attempt_log":"a/0:429,b/1:200"})"),
+            std::string::npos);
 }
 
 TEST(AccessLog, FixedTextTruncates) {

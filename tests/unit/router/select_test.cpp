@@ -224,12 +224,22 @@ TEST(Selector, ContextWindowFiltersWhenChecked) {
 TEST(Selector, OrderedInputIsAStrictPreference) {
   Fixture f({dep(5), dep(1), dep(1)});
   std::vector<size_t> pref = {2, 0, 1};
+  std::vector<int> tiers = {0, 1, 2};
   PickInput in = f.input();
   in.deployments = pref;
-  in.ordered = true;
+  in.tiers = tiers;
   for (int i = 0; i < 5; ++i) EXPECT_EQ(f.pickOnce(in), 2);
   f.state[2].cooldownUntilMs = in.nowMs + 1;
   EXPECT_EQ(f.pickOnce(in), 0);
+  // A shared last tier: the strategy (weights 5:1) decides among the rest.
+  f.state[2].cooldownUntilMs = 0;
+  std::vector<int> shared = {1, 1, 1};
+  in.tiers = shared;
+  std::map<int, int> n;
+  for (int i = 0; i < 14; ++i) ++n[f.pickOnce(in)];
+  EXPECT_EQ(n[0], 10);
+  EXPECT_EQ(n[1], 2);
+  EXPECT_EQ(n[2], 2);
 }
 
 TEST(State, MinuteCounterResetsWithTheMinute) {
