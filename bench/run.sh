@@ -27,12 +27,13 @@ echo "rss_idle_kb=$(rss)"
 for sc in ${SCENARIOS:-openai openai-stream anthropic anthropic-stream}; do
   case $sc in
     openai) model=gpt-4o-mini ;;
+    openai-group3) model=gpt-4o-mini-group3 ;;
     openai-stream) model=gpt-4o-mini-stream ;;
     anthropic) model=claude-sonnet-4-5 ;;
     anthropic-stream) model=claude-sonnet-4-5-stream ;;
     *) echo "bench: unknown scenario $sc" >&2; exit 2 ;;
   esac
-  SCENARIO=$sc GW_MODEL=$model GW_PID=$gw_pid GW_KEY=sk-bench PORTKEY=${PORTKEY:-1} \
+  SCENARIO=${sc%-group3} GW_MODEL=$model GW_PID=$gw_pid GW_KEY=sk-bench PORTKEY=${PORTKEY:-1} \
     GW_URL=http://127.0.0.1:4000/v1/chat/completions "$shared/compare.sh" "$secs" "$conns"
 done
 # Memory under 256 concurrent keep-alive connections (compare.sh stopped its mock: start it again).

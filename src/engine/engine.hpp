@@ -107,6 +107,25 @@ struct PlanStep {
   std::vector<Exit> exits;
 };
 
+// Where a request's routing stands (route.cpp): kept in the Scratch, not in the coroutine frame,
+// so that the attempt loop's frame stays small enough for Asio's frame recycling.
+struct RouteCursor {
+  GroupMatch match;                                 // the current group (no plan)
+  const ModelGroup* primary = nullptr;              // the group asked for
+  const ModelGroup* group = nullptr;                // the group of the current step
+  std::span<const size_t> deployments;              // the current step's candidates
+  const std::vector<std::string>* chain = nullptr;  // LiteLLM fallbacks, once chosen
+  size_t chainPos = 0;
+  size_t stepIdx = 0;  // plan index
+  int fallbacksUsed = 0;
+  int attemptNo = 0;
+  int retries = 0;  // in the current step
+  bool fallback = false;
+  std::string_view groupName;
+  std::optional<GatewayError> primaryError;  // the first step's final error
+  router::PickInput pick;
+};
+
 // Small fixed list of response headers (no allocation).
 struct Headers {
   std::array<http::Header, 12> items{};
@@ -144,9 +163,10 @@ struct Scratch {
   bool base64 = false;                          // embeddings: encoding_format "base64"
 
   // Routing of this request (route.cpp).
-  RequestRouting routing;             // per-request fields (LiteLLM, OpenRouter, Portkey)
-  std::vector<PlanStep> plan;         // OpenRouter / Portkey requests (route_plan.cpp)
-  router::portkey::Node portkeyRoot;  // a config sent inline in x-llmux-config
+  RequestRouting routing;      // per-request fields (LiteLLM, OpenRouter, Portkey)
+  std::vector<PlanStep> plan;  // OpenRouter / Portkey requests (route_plan.cpp)
+  RouteCursor route;
+  router::portkey::Node portkeyRoot;               // a config sent inline in x-llmux-config
   const router::portkey::Node* portkey = nullptr;  // the request's Portkey config, if any
   std::string overrideBody;             // the body with a step's override_params merged in
   bool chatIsOverride = false;          // sc.chat was parsed from overrideBody
@@ -240,6 +260,18 @@ class Engine {
   std::optional<GatewayError> applyOverrides(http::Request& req, const PlanStep* step, Scratch& sc);
   boost::asio::awaitable<void> routeChat(http::Request& req, http::ResponseWriter& out,
                                          RequestOutcome& outcome, Scratch& sc);
+  // The attempt loop's steps (route.cpp), plain functions so that the coroutine stays small:
+  // the request's routing input and first group (an error ends the request); the current step's
+  // group (null when it cannot run: sc.failure says why); the next deployment (null: the step is
+  // spent); what follows a failed attempt (-1: the step is spent, else the wait in ms); the next
+  // step (false: none).
+  std::optional<GatewayError> prepareChat(http::Request& req, Scratch& sc);
+  std::optional<GatewayError> startRoute(http::Request& req, Scratch& sc);
+  const ModelGroup* beginStep(http::Request& req, Scratch& sc, RequestOutcome& outcome);
+  const DeploymentRt* pickNext(Scratch& sc, RequestOutcome& outcome);
+  int64_t afterFailure(const DeploymentRt& d, Scratch& sc);
+  bool nextStep(Scratch& sc);
+  void noteSuccess(const DeploymentRt& d, Scratch& sc, RequestOutcome& outcome);
   boost::asio::awaitable<void> attemptChat(http::Request& req, const DeploymentRt& d,
                                            http::ResponseWriter& out, RequestOutcome& outcome,
                                            Scratch& sc);

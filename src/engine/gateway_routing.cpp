@@ -190,7 +190,7 @@ void Gateway::setupRouting() {
   }
 
   // Aliases resolve to their group's index (hidden ones too: hiding only keeps them out of
-  // /v1/models). An alias never shadows a real group.
+  // /v1/models). As in LiteLLM, an alias named like a group hides that group (the config warns).
   for (const auto& a : rs.modelGroupAlias) {
     auto it = groupByName.find(a.group);
     if (it == groupByName.end()) {

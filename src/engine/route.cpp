@@ -1,13 +1,12 @@
-// The router's request half: per-request routing fields, then the attempt loop over a model
-// group's deployments (retries), its fallback groups and the cooldown bookkeeping. Each attempt
-// either answers the client or leaves a failure in Scratch::failure that nothing has seen yet, so
-// the loop is free to try elsewhere; only when every option is spent does the client get an
-// error, and that error lists every attempt.
+// The router's request half: the attempt loop over a model group's deployments (retries), then
+// its fallback groups or the request's plan (OpenRouter, Portkey). Each attempt either answers the
+// client or leaves a failure in Scratch::failure that nothing has seen yet, so the loop is free to
+// try elsewhere; only when every option is spent does the client get an error, and that error
+// lists every attempt. The loop's state lives in Scratch::route and its decisions in plain
+// functions, so the coroutine frame stays small (Asio recycles frames up to ~1 KiB).
 #include <fmt/format.h>
 
-#include <charconv>
 #include <chrono>
-#include <ctime>
 
 #include "common/text.hpp"
 #include "engine/engine.hpp"
@@ -20,97 +19,10 @@ using namespace detail;  // NOLINT(google-build-using-namespace): this module's 
 
 namespace {
 
-constexpr int kMaxRequestRetries = 10;
-constexpr size_t kMaxRequestFallbacks = 16;
-
-int64_t steadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t wallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// LiteLLM accepts fallbacks as ["a", "b"] (for the requested model) or [{"model": ["a"]}].
-std::optional<GatewayError> readFallbackList(simdjson::dom::element v, std::string_view key,
-                                             std::string_view model,
-                                             std::vector<std::string>& out) {
-  auto bad = [&](std::string_view why) {
-    return GatewayError::invalidRequest(fmt::format("Invalid '{}': {}.", key, why),
-                                        std::string(key), "invalid_routing");
-  };
-  if (v.is_null()) return std::nullopt;
-  simdjson::dom::array arr;
-  if (v.get(arr) != simdjson::SUCCESS) {
-    return bad("expected a list of model names or of {\"model\": [fallbacks]} objects");
-  }
-  for (simdjson::dom::element item : arr) {
-    std::string_view name;
-    simdjson::dom::object obj;
-    if (item.get(name) == simdjson::SUCCESS) {
-      if (name.empty() || name.size() > 256) return bad("model names must be 1 to 256 bytes");
-      out.emplace_back(name);
-    } else if (item.get(obj) == simdjson::SUCCESS) {
-      for (auto [k, list] : obj) {
-        if (k != model && k != "*") continue;
-        simdjson::dom::array names;
-        std::string_view one;
-        if (list.get(one) == simdjson::SUCCESS) {
-          out.emplace_back(one);
-          continue;
-        }
-        if (list.get(names) != simdjson::SUCCESS) return bad("each entry maps a model to a list");
-        for (simdjson::dom::element n : names) {
-          if (n.get(one) != simdjson::SUCCESS || one.empty() || one.size() > 256) {
-            return bad("fallback model names must be strings of 1 to 256 bytes");
-          }
-          out.emplace_back(one);
-        }
-      }
-    } else {
-      return bad("entries must be model names or {\"model\": [fallbacks]} objects");
-    }
-    if (out.size() > kMaxRequestFallbacks) {
-      return bad(fmt::format("at most {} fallbacks", kMaxRequestFallbacks));
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<GatewayError> readSeconds(simdjson::dom::element v, std::string_view key,
-                                        std::optional<double>& out) {
-  double s = 0;
-  int64_t i = 0;
-  if (v.is_null()) return std::nullopt;
-  if (v.get(s) != simdjson::SUCCESS) {
-    if (v.get(i) != simdjson::SUCCESS) {
-      return GatewayError::invalidRequest(
-          fmt::format("Invalid '{}': expected a number of seconds.", key), std::string(key),
-          "invalid_routing");
-    }
-    s = static_cast<double>(i);
-  }
-  if (!(s > 0 && s <= 86400)) {
-    return GatewayError::invalidRequest(
-        fmt::format("Invalid '{}': expected seconds between 0 and 86400.", key), std::string(key),
-        "invalid_routing");
-  }
-  out = s;
-  return std::nullopt;
-}
-
-bool isTrue(simdjson::dom::element v) {
-  bool b = false;
-  return v.get(b) == simdjson::SUCCESS && b;
-}
-
 std::string_view noPickWord(router::NoPick r) {
   switch (r) {
     case router::NoPick::CoolingDown:
-      return "cooling down after failures";
+      return "cooling down or failing health checks";
     case router::NoPick::AtLimit:
       return "at their rpm / tpm / max_parallel_requests limits";
     case router::NoPick::TooSmall:
@@ -121,614 +33,349 @@ std::string_view noPickWord(router::NoPick r) {
   return "unavailable";
 }
 
-}  // namespace
-
-const DeploymentRt& Engine::pick(const ModelGroup& g) {
-  router::PickInput in;
-  in.deployments = g.deployments;
-  in.ignoreCooldown = gw_.cfg.router.disableCooldowns;
-  in.nowMs = steadyMs();
-  const int64_t wall = wallMs();
-  in.minute = wall / 60000;
-  in.msToNextMinute = 60000 - wall % 60000;
-  router::Reservation res;
-  const router::Pick p = selector_.pick(in, res);
-  selector_.settle(res, true, 0);
-  // Nothing eligible: the first choice anyway; its answer tells the client what is wrong.
-  return gw_.deployments[p.deployment >= 0 ? static_cast<size_t>(p.deployment) : g.tier[0]];
+GatewayError noDeploymentError(const ModelGroup& g, const router::Pick& p, int64_t promptTokens,
+                               size_t candidates) {
+  if (p.reason == router::NoPick::TooSmall) {
+    return GatewayError::invalidRequest(
+        fmt::format("The prompt (about {} tokens) exceeds the context window of every "
+                    "deployment of model group '{}'.",
+                    promptTokens, g.name),
+        "messages", "context_length_exceeded");
+  }
+  const int64_t secs = (p.retryAfterMs + 999) / 1000;
+  GatewayError e;
+  e.status = 429;
+  e.type = "rate_limit_error";
+  e.code =
+      p.reason == router::NoPick::CoolingDown ? "no_deployments_available" : "rate_limit_exceeded";
+  e.message = fmt::format(
+      "No deployments available for model group '{}': all {} are {}. Try again in {} second{}.",
+      g.name, candidates, noPickWord(p.reason), secs, secs == 1 ? "" : "s");
+  e.retryAfterSeconds = secs;
+  return e;
 }
 
-std::optional<GatewayError> Engine::readRequestRouting(Scratch& sc) {
-  RequestRouting& r = sc.routing;
-  simdjson::dom::object obj;
-  if (json_.parse(sc.body.data(), sc.body.size()).get(obj) != simdjson::SUCCESS) {
-    return GatewayError::invalidRequest("The request body is not a valid JSON object.");
+}  // namespace
+
+std::optional<GatewayError> Engine::prepareChat(http::Request& req, Scratch& sc) {
+  if (auto e = types::parseChatRequest(req.body(), sc.chat)) return e;
+  sc.body = req.body();
+  sc.portkey = nullptr;
+  sc.chatIsOverride = false;
+  if (auto e = readPortkeyConfig(req, sc)) return e;
+  if (sc.chat.hasRouterFields) {
+    if (auto e = readRequestRouting(sc)) return e;
   }
-  const std::string_view model = sc.chat.model;
-  for (auto [key, v] : obj) {
-    if (key == "fallbacks") {
-      r.hasFallbacks = !v.is_null();
-      if (auto e = readFallbackList(v, key, model, r.fallbacks)) return e;
-    } else if (key == "context_window_fallbacks") {
-      if (auto e = readFallbackList(v, key, model, r.contextFallbacks)) return e;
-    } else if (key == "content_policy_fallbacks") {
-      if (auto e = readFallbackList(v, key, model, r.contentFallbacks)) return e;
-    } else if (key == "num_retries") {
-      int64_t n = 0;
-      if (v.is_null()) continue;
-      if (v.get(n) != simdjson::SUCCESS || n < 0 || n > kMaxRequestRetries) {
-        return GatewayError::invalidRequest(
-            fmt::format("Invalid 'num_retries': expected an integer from 0 to {}.",
-                        kMaxRequestRetries),
-            "num_retries", "invalid_routing");
-      }
-      r.numRetries = static_cast<int>(n);
-    } else if (key == "timeout") {
-      if (auto e = readSeconds(v, key, r.timeoutSeconds)) return e;
-    } else if (key == "stream_timeout") {
-      if (auto e = readSeconds(v, key, r.streamTimeoutSeconds)) return e;
-    } else if (key == "disable_fallbacks") {
-      r.disableFallbacks = isTrue(v);
-    } else if (key == "mock_testing_fallbacks") {
-      if (isTrue(v)) r.mockFault = RequestRouting::MockFault::Generic;
-    } else if (key == "mock_testing_context_fallbacks") {
-      if (isTrue(v)) r.mockFault = RequestRouting::MockFault::ContextWindow;
-    } else if (key == "mock_testing_content_policy_fallbacks") {
-      if (isTrue(v)) r.mockFault = RequestRouting::MockFault::ContentPolicy;
-    } else if (key == "mock_testing_rate_limit_error") {
-      if (isTrue(v)) r.mockFault = RequestRouting::MockFault::RateLimit;
-    } else if (key == "models" || key == "provider") {
-      r.hasOpenRouter = true;
-    }
-  }
-  if (r.hasOpenRouter) {
-    if (auto e = router::openrouter::parse(obj, r.openrouter)) return e;
-  }
-  return std::nullopt;
+  return startRoute(req, sc);
 }
 
 net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseWriter& out,
                                              RequestOutcome& outcome) {
   auto sc = scratch_.get();
-  if (auto e = types::parseChatRequest(req.body(), sc->chat)) {
-    co_await sendError(out, *e, outcome);
-    co_return;
-  }
-  sc->body = req.body();
-  sc->portkey = nullptr;
-  sc->chatIsOverride = false;
+  // The error goes through the Scratch, not a local: this frame stays small (see the top).
+  sc->failure = prepareChat(req, *sc);
   outcome.stream = sc->chat.stream;
-  if (auto e = readPortkeyConfig(req, *sc)) {
-    co_await sendError(out, *e, outcome);
+  if (sc->failure) {
+    co_await sendError(out, *sc->failure, outcome);
     co_return;
-  }
-  if (sc->chat.hasRouterFields) {
-    if (auto e = readRequestRouting(*sc)) {
-      co_await sendError(out, *e, outcome);
-      co_return;
-    }
   }
   co_await routeChat(req, out, outcome, *sc);
 }
 
-// Runs one attempt on deployment `d`: answers the client, or leaves sc.failure.
-net::awaitable<void> Engine::attemptChat(http::Request& req, const DeploymentRt& d,
-                                         http::ResponseWriter& out, RequestOutcome& outcome,
-                                         Scratch& sc) {
+std::optional<GatewayError> Engine::startRoute(http::Request& req, Scratch& sc) {
   const types::ChatRequest& chat = sc.chat;
-  switch (d.kind) {
-    case ProviderKind::Mock:
-      co_await runMock(req, chat, d, out, outcome, sc);
-      break;
-    case ProviderKind::OpenAI:
-      buildOpenAIHead(req, chat, d, sc);
-      co_await runUpstream(req, chat, d, out, outcome, sc);
-      break;
-    case ProviderKind::Native:
-      co_await runNative(req, chat, d, out, outcome, sc);
-      break;
-    case ProviderKind::Unsupported:
-      sc.failure = GatewayError::invalidRequest(
-          fmt::format("Deployment '{}' uses provider '{}', which this build of llmux "
-                      "does not support yet.",
-                      d.cfg->id, d.cfg->provider),
-          "model", "unsupported_provider");
-      break;
-  }
-}
-
-void Engine::prepareAttempt(const DeploymentRt& d, std::string_view capture, Scratch& sc,
-                            int attemptNo, bool fallback) {
-  sc.failure.reset();
-  sc.failureRetryAfterMs.reset();
-  sc.dropped.clear();
-  if (d.wildcard) {
-    // "openai/*" with the request's "openai/gpt-4o": the provider model is "gpt-4o".
-    sc.upstreamModel.assign(d.upstreamModel);
-    const size_t star = sc.upstreamModel.find('*');
-    sc.upstreamModel.replace(star, 1, capture);
+  RouteCursor& rc = sc.route;
+  rc = RouteCursor{};
+  rc.groupName = chat.model;
+  sc.plan.clear();
+  sc.headers.n = 0;  // nothing from the scratch's previous request
+  // Who decides the failover: a Portkey config, OpenRouter's fields (both build a plan), or the
+  // gateway's LiteLLM settings (no plan: the hot path allocates nothing here).
+  if (sc.portkey != nullptr) {
+    if (auto e = buildPortkeyPlan(req, sc)) return e;
+  } else if (sc.routing.hasOpenRouter) {
+    if (auto e = buildOpenRouterPlan(sc)) return e;
   } else {
-    sc.upstreamModel.assign(d.upstreamModel);
+    rc.match = gw_.matchGroup(chat.model);
+    if (rc.match.group == nullptr) {
+      if (router::openrouter::splitSuffix(chat.model).sort != router::openrouter::Sort::None) {
+        if (auto e = buildOpenRouterPlan(sc)) return e;  // "model:nitro" / "model:floor"
+      } else {
+        auto e =
+            GatewayError::notFound(fmt::format("Model '{}' not found. Available models: {}.",
+                                               utf8Prefix(chat.model, 200), gw_.availableModels),
+                                   "model_not_found");
+        e.param = "model";
+        return e;
+      }
+    }
   }
-  sc.timeout = d.timeout;
-  sc.streamTimeout = d.streamTimeout;
-  const RequestRouting& r = sc.routing;
-  if (r.timeoutSeconds) {
-    sc.timeout = std::min(
-        sc.timeout, std::chrono::milliseconds(static_cast<int64_t>(*r.timeoutSeconds * 1000.0)));
-    sc.streamTimeout = std::min(sc.streamTimeout, sc.timeout);
-  }
-  if (r.streamTimeoutSeconds) {
-    sc.streamTimeout =
-        std::chrono::milliseconds(static_cast<int64_t>(*r.streamTimeoutSeconds * 1000.0));
-  }
-  sc.headers.n = 0;
-  sc.headers.add("x-llmux-model-group", d.cfg->modelName);
-  sc.headers.add("x-llmux-deployment", d.cfg->id);
-  auto res =
-      std::to_chars(sc.attemptsValue, sc.attemptsValue + sizeof sc.attemptsValue - 1, attemptNo);
-  sc.headers.add(
-      "x-llmux-attempts",
-      std::string_view(sc.attemptsValue, static_cast<size_t>(res.ptr - sc.attemptsValue)));
-  sc.headers.add("x-llmux-fallback-used", fallback ? "true" : "false");
+  rc.primary = sc.plan.empty() ? rc.match.group : sc.plan[0].group;
+  if (!sc.backoff) sc.backoff.emplace(ex_);
+  return std::nullopt;
 }
 
-void Engine::recordResult(const DeploymentRt& d, const ModelGroup& g, Scratch& sc,
-                          RequestOutcome& outcome, uint64_t attemptUs) {
-  router::DeploymentState& st = gw_.states()[d.index];
-  const int64_t minute = wallMs() / 60000;
-  const auto tokens =
-      static_cast<uint64_t>(std::max<int64_t>(outcome.promptTokens + outcome.completionTokens, 0));
-  selector_.settle(sc.reservation, !sc.failure, tokens);
-  if (!sc.failure) {
-    st.successes.add(minute, 1);
-    if (outcome.stream) {
-      if (outcome.ttftUs > 0) st.ttftUs.observe(outcome.ttftUs);
-    } else {
-      st.latencyUs.observe(attemptUs);
-    }
-    if (outcome.completionTokens > 0 && attemptUs > 0) {
-      st.usPerOutputToken.observe(attemptUs / static_cast<uint64_t>(outcome.completionTokens));
-    }
-    return;
+const ModelGroup* Engine::beginStep(http::Request& req, Scratch& sc, RequestOutcome& outcome) {
+  RouteCursor& rc = sc.route;
+  const RequestRouting& r = sc.routing;
+  const PlanStep* step = sc.plan.empty() ? nullptr : &sc.plan[rc.stepIdx];
+  const ModelGroup* g = step != nullptr ? step->group : rc.match.group;
+  if (step != nullptr) rc.groupName = step->name;
+  rc.group = g;
+  rc.retries = 0;
+  if (auto e = applyOverrides(req, step, sc)) {
+    noteUnavailable(*e, sc);
+    sc.failure = std::move(e);
+    return nullptr;
   }
-  const GatewayError& err = *sc.failure;
-  st.failuresTotal.fetch_add(1, std::memory_order_relaxed);
-  st.fails.add(minute, 1);
-  router::CooldownInput in;
-  in.cls = router::classify(err);
-  in.status = err.status;
-  in.failsThisMinute = st.fails.get(minute);
-  in.successesThisMinute = st.successes.get(minute);
-  in.onlyDeployment = g.deployments.size() == 1;
-  // The provider's Retry-After sets the cooldown's length when it gives one (0: none). Wildcard
-  // deployments serve many models: one model's failure says nothing about the others.
-  const int64_t length = sc.failureRetryAfterMs.value_or(gw_.cfg.router.cooldownTime.count());
-  if (!g.wildcard && length > 0 && router::shouldCooldown(in, gw_.cfg.router)) {
-    const int64_t until = steadyMs() + length;
-    int64_t prev = st.cooldownUntilMs.load(std::memory_order_relaxed);
-    while (prev < until &&
-           !st.cooldownUntilMs.compare_exchange_weak(prev, until, std::memory_order_relaxed)) {
-    }
-    if (prev < steadyMs()) st.cooldownsTotal.fetch_add(1, std::memory_order_relaxed);
+  if (g == nullptr) {
+    auto e = step != nullptr && step->error
+                 ? *step->error
+                 : GatewayError::notFound(
+                       fmt::format("Model '{}' not found.", utf8Prefix(rc.groupName, 200)),
+                       "model_not_found");
+    noteUnavailable(e, sc);
+    sc.failure = std::move(e);
+    return nullptr;
   }
+  rc.deployments = step != nullptr && !step->deployments.empty()
+                       ? std::span<const size_t>(step->deployments)
+                       : std::span<const size_t>(g->deployments);
+  outcome.group = static_cast<int>(g - gw_.groups.data());
+  if (r.mockFault != RequestRouting::MockFault::None && !rc.fallback &&
+      r.mockFault != RequestRouting::MockFault::RateLimit) {
+    // LiteLLM raises these before any call (and without retries) to exercise fallbacks.
+    auto e = mockFault(r.mockFault, g->name);
+    noteUnavailable(e, sc);
+    sc.failure = std::move(e);
+    return nullptr;
+  }
+  return g;
+}
+
+const DeploymentRt* Engine::pickNext(Scratch& sc, RequestOutcome& outcome) {
+  RouteCursor& rc = sc.route;
+  const RequestRouting& r = sc.routing;
+  const config::RouterSettings& rs = gw_.cfg.router;
+  const ModelGroup& g = *rc.group;
+  const int numRetries = r.numRetries.value_or(rs.numRetries);
+  while (r.mockFault == RequestRouting::MockFault::RateLimit && !rc.fallback) {
+    // mock_testing_rate_limit_error: raised inside the retry loop (so it is retried), never
+    // reaching a deployment.
+    auto e = mockFault(r.mockFault, g.name);
+    noteUnavailable(e, sc);
+    sc.failure = std::move(e);
+    outcome.attempts = ++rc.attemptNo;
+    if (rc.retries >=
+        router::retriesFor(router::ErrorClass::RateLimit, g.retryPolicy, numRetries)) {
+      return nullptr;
+    }
+    ++rc.retries;
+  }
+  router::PickInput& in = rc.pick;
+  const PlanStep* step = sc.plan.empty() ? nullptr : &sc.plan[rc.stepIdx];
+  in = router::PickInput{};
+  in.deployments = rc.deployments;
+  if (step != nullptr) in.tiers = step->tiers;
+  in.tried = sc.tried;
+  in.stream = sc.chat.stream;
+  in.ignoreCooldown = rs.disableCooldowns;
+  in.nowMs = steadyMs();
+  const int64_t wall = wallMs();
+  in.minute = wall / 60000;
+  in.msToNextMinute = 60000 - wall % 60000;
+  in.promptTokens = static_cast<int64_t>(sc.body.size() / 4);
+  in.checkContextWindow =
+      rs.enablePreCallChecks || !g.contextFallbacks.empty() || !r.contextFallbacks.empty();
+  const router::Pick p = selector_.pick(in, sc.reservation);
+  if (p.deployment < 0) {
+    if (rc.retries > 0) return nullptr;  // the last real failure stays the answer
+    // Nothing to call: every deployment is cooling down, at its limits or too small.
+    GatewayError e = noDeploymentError(g, p, in.promptTokens, rc.deployments.size());
+    noteUnavailable(e, sc);
+    sc.failure = std::move(e);
+    sc.failureRetryAfterMs = p.retryAfterMs;
+    return nullptr;
+  }
+  const DeploymentRt& d = gw_.deployments[static_cast<size_t>(p.deployment)];
+  ++rc.attemptNo;
+  prepareAttempt(d, step != nullptr ? std::string_view(step->capture) : rc.match.capture, sc,
+                 rc.attemptNo, rc.fallback);
+  if (step != nullptr && step->timeoutMs) {
+    const std::chrono::milliseconds cap(*step->timeoutMs);
+    sc.timeout = std::min(sc.timeout, cap);
+    sc.streamTimeout = std::min(sc.streamTimeout, cap);
+  }
+  outcome.group = static_cast<int>(d.group);
+  outcome.deployment = static_cast<int>(d.index);
+  outcome.attempts = rc.attemptNo;
+  outcome.fallbackUsed = rc.fallback;
+  outcome.promptTokens = outcome.completionTokens = 0;
+  return &d;
+}
+
+void Engine::noteSuccess(const DeploymentRt& d, Scratch& sc, RequestOutcome& outcome) {
+  if (sc.attempts.empty()) return;
+  summarizeAttempts(sc, outcome);
+  sc.attemptLog += ',';
+  sc.attemptLog += d.cfg->id;
+  sc.attemptLog += ':';
+  sc.attemptLog += std::to_string(outcome.status);
+  outcome.attemptLog = sc.attemptLog;
+}
+
+int64_t Engine::afterFailure(const DeploymentRt& d, Scratch& sc) {
+  RouteCursor& rc = sc.route;
+  const ModelGroup& g = *rc.group;
+  const RequestRouting& r = sc.routing;
+  const config::RouterSettings& rs = gw_.cfg.router;
+  noteAttempt(d, sc);
+  const router::ErrorClass cls = router::classify(*sc.failure);
+  const int numRetries = r.numRetries.value_or(rs.numRetries);
+  const PlanStep* step = sc.plan.empty() ? nullptr : &sc.plan[rc.stepIdx];
+  int allowed = 0;
+  switch (step != nullptr ? step->retry : PlanStep::Retry::LiteLLM) {
+    case PlanStep::Retry::LiteLLM:
+      allowed = router::retriesFor(cls, g.retryPolicy, numRetries);
+      break;
+    case PlanStep::Retry::OpenRouter:
+      // Provider routing moves down the list on failure: every provider gets its turn.
+      allowed = router::retriesFor(cls, g.retryPolicy, numRetries);
+      if (allowed > 0 || router::retriesFor(cls, g.retryPolicy, 1) > 0) {
+        allowed = std::max(allowed, static_cast<int>(rc.deployments.size()) - 1);
+      }
+      break;
+    case PlanStep::Retry::Portkey:
+      // Portkey retries the listed statuses only, up to `attempts` times.
+      allowed = std::find(step->retryCodes.begin(), step->retryCodes.end(), sc.failure->status) !=
+                        step->retryCodes.end()
+                    ? step->attempts
+                    : 0;
+      break;
+    case PlanStep::Retry::None:
+      break;
+  }
+  if (rc.retries >= allowed) return -1;
+  router::PickInput& in = rc.pick;
+  in.tried = sc.tried;
+  in.nowMs = steadyMs();
+  if (!selector_.anyEligible(in, true)) return -1;  // all cooling down: waiting cannot help
+  ++rc.retries;
+  gw_.groupState[static_cast<size_t>(&g - gw_.groups.data())].retries.fetch_add(
+      1, std::memory_order_relaxed);
+  return router::retryDelayMs(rc.retries, sc.failureRetryAfterMs, selector_.anyEligible(in, false),
+                              rs.retryAfter.count(), selector_.rng());
+}
+
+bool Engine::nextStep(Scratch& sc) {
+  RouteCursor& rc = sc.route;
+  const RequestRouting& r = sc.routing;
+  const config::RouterSettings& rs = gw_.cfg.router;
+  // The first step's error is the answer if nothing else works (LiteLLM raises the original
+  // error), with every attempt listed.
+  if (!rc.primaryError) rc.primaryError = *sc.failure;
+  const GatewayError& last = *sc.failure;
+  auto moveOn = [&] {
+    if (!rc.fallback && rc.primary != nullptr) {
+      gw_.groupState[static_cast<size_t>(rc.primary - gw_.groups.data())].fallbacks.fetch_add(
+          1, std::memory_order_relaxed);
+    }
+    rc.fallback = true;
+  };
+  if (!sc.plan.empty()) {
+    const PlanStep& step = sc.plan[rc.stepIdx];
+    int next = -1;
+    if (sc.portkey != nullptr) {
+      // The deepest fallback node that has a next child and accepts this failure.
+      for (auto it = step.exits.rbegin(); it != step.exits.rend(); ++it) {
+        const bool accepts = it->codes->empty() || std::find(it->codes->begin(), it->codes->end(),
+                                                             last.status) != it->codes->end();
+        if (it->next >= 0 && accepts) {
+          next = it->next;
+          break;
+        }
+      }
+    } else if (rc.stepIdx + 1 < sc.plan.size()) {
+      next = static_cast<int>(rc.stepIdx + 1);  // OpenRouter: the next of `models`
+    }
+    if (next < 0) return false;
+    rc.stepIdx = static_cast<size_t>(next);
+    moveOn();
+    return true;
+  }
+  const ModelGroup* primary = rc.primary;
+  if (rc.chain == nullptr) {
+    if (r.disableFallbacks || primary == nullptr) return false;
+    // LiteLLM: the chain is chosen by the error that ends the first group's attempts; a
+    // context-window or content-policy failure without its own list takes the generic one.
+    const auto* generic = r.hasFallbacks ? &r.fallbacks : &primary->fallbacks;
+    switch (router::fallbackKindFor(router::classify(last), last)) {
+      case router::FallbackKind::ContextWindow:
+        rc.chain = !r.contextFallbacks.empty()          ? &r.contextFallbacks
+                   : !primary->contextFallbacks.empty() ? &primary->contextFallbacks
+                                                        : generic;
+        break;
+      case router::FallbackKind::ContentPolicy:
+        rc.chain = !r.contentFallbacks.empty()          ? &r.contentFallbacks
+                   : !primary->contentFallbacks.empty() ? &primary->contentFallbacks
+                                                        : generic;
+        break;
+      case router::FallbackKind::Generic:
+        rc.chain = generic;
+        break;
+      case router::FallbackKind::None:
+        return false;
+    }
+  }
+  if (rc.chainPos >= rc.chain->size() || rc.fallbacksUsed >= rs.maxFallbacks) return false;
+  rc.groupName = (*rc.chain)[rc.chainPos++];
+  ++rc.fallbacksUsed;
+  moveOn();
+  rc.match = gw_.matchGroup(rc.groupName);
+  return true;
 }
 
 net::awaitable<void> Engine::routeChat(http::Request& req, http::ResponseWriter& out,
                                        RequestOutcome& outcome, Scratch& sc) {
-  const types::ChatRequest& chat = sc.chat;
-  const RequestRouting& r = sc.routing;
-  const config::RouterSettings& rs = gw_.cfg.router;
-  // Who decides the failover: a Portkey config, OpenRouter's fields (both build a plan), or the
-  // gateway's LiteLLM settings (no plan: the hot path allocates nothing here).
-  std::vector<PlanStep>& plan = sc.plan;
-  plan.clear();
-  sc.headers.n = 0;  // nothing from the scratch's previous request
-  std::optional<GatewayError> planError;
-  if (sc.portkey != nullptr) {
-    planError = buildPortkeyPlan(req, sc);
-  } else if (r.hasOpenRouter) {
-    planError = buildOpenRouterPlan(sc);
-  } else if (gw_.matchGroup(chat.model).group == nullptr &&
-             router::openrouter::splitSuffix(chat.model).sort != router::openrouter::Sort::None) {
-    planError = buildOpenRouterPlan(sc);  // "model:nitro" / "model:floor"
-  }
-  if (planError) {
-    co_await sendError(out, *planError, outcome);
-    co_return;
-  }
-  GroupMatch match;
-  if (plan.empty()) {
-    match = gw_.matchGroup(chat.model);
-    if (match.group == nullptr) {
-      auto e = GatewayError::notFound(fmt::format("Model '{}' not found. Available models: {}.",
-                                                  utf8Prefix(chat.model, 200), gw_.availableModels),
-                                      "model_not_found");
-      e.param = "model";
-      co_await sendError(out, e, outcome);
-      co_return;
-    }
-  }
-  const ModelGroup* primary = plan.empty() ? match.group : plan[0].group;
-  // LiteLLM: the fallback chain is chosen by the error that ends the first group's attempts
-  // (context-window errors use context_window_fallbacks, refusals content_policy_fallbacks, other
-  // failures `fallbacks`).
-  const std::vector<std::string>* chain = nullptr;
-  size_t chainPos = 0;
-  size_t stepIdx = 0;
-  int fallbacksUsed = 0;
-  int attemptNo = 0;
-  bool fallback = false;
-  std::string_view groupName = chat.model;
-  std::optional<GatewayError> primaryError;
-  if (!sc.backoff) sc.backoff.emplace(ex_);
-
   for (;;) {
-    const PlanStep* step = plan.empty() ? nullptr : &plan[stepIdx];
-    const ModelGroup* gp = step != nullptr ? step->group : match.group;
-    const std::string_view capture =
-        step != nullptr ? std::string_view(step->capture) : match.capture;
-    if (step != nullptr) groupName = step->name;
-    if (auto e = applyOverrides(req, step, sc)) {
-      noteUnavailable(*e, sc);
-      sc.failure = std::move(e);
-    } else if (gp != nullptr) {
-      // One model group (or the plan's part of it): its deployments, with retries.
-      const ModelGroup& g = *gp;
-      const std::span<const size_t> deps = step != nullptr && !step->deployments.empty()
-                                               ? std::span<const size_t>(step->deployments)
-                                               : std::span<const size_t>(g.deployments);
-      const int numRetries = r.numRetries.value_or(rs.numRetries);
-      int retries = 0;
-      const bool mockHere = r.mockFault != RequestRouting::MockFault::None && !fallback;
-      if (mockHere && r.mockFault != RequestRouting::MockFault::RateLimit) {
-        // LiteLLM raises these before any call (and without retries) to exercise fallbacks.
-        auto e = mockFault(r.mockFault, g.name);
-        noteUnavailable(e, sc);
-        sc.failure = std::move(e);
-        outcome.group = static_cast<int>(&g - gw_.groups.data());
+    const ModelGroup* g = beginStep(req, sc, outcome);
+    while (g != nullptr) {
+      const DeploymentRt* d = pickNext(sc, outcome);
+      if (d == nullptr) break;
+      const auto t0 = Clock::now();
+      co_await attemptChat(req, *d, out, outcome, sc);
+      recordResult(*d, *g, sc, outcome, usSince(t0));
+      if (!sc.failure) {  // answered (or the client left)
+        noteSuccess(*d, sc, outcome);
+        co_return;
       }
-      const bool skipGroup = mockHere && r.mockFault != RequestRouting::MockFault::RateLimit;
-      while (!skipGroup) {
-        if (mockHere && r.mockFault == RequestRouting::MockFault::RateLimit) {
-          // Raised inside the retry loop (so it is retried), never reaching a deployment.
-          auto e = mockFault(r.mockFault, g.name);
-          noteUnavailable(e, sc);
-          sc.failure = std::move(e);
-          outcome.attempts = ++attemptNo;
-          if (retries >=
-              router::retriesFor(router::ErrorClass::RateLimit, g.retryPolicy, numRetries)) {
-            break;
-          }
-          ++retries;
-          continue;
-        }
-        router::PickInput in;
-        in.deployments = deps;
-        if (step != nullptr) in.tiers = step->tiers;
-        in.tried = sc.tried;
-        in.stream = chat.stream;
-        in.ignoreCooldown = rs.disableCooldowns;
-        in.nowMs = steadyMs();
-        const int64_t wall = wallMs();
-        in.minute = wall / 60000;
-        in.msToNextMinute = 60000 - wall % 60000;
-        in.promptTokens = static_cast<int64_t>(sc.body.size() / 4);
-        in.checkContextWindow =
-            rs.enablePreCallChecks || !g.contextFallbacks.empty() || !r.contextFallbacks.empty();
-        const router::Pick p = selector_.pick(in, sc.reservation);
-        if (p.deployment < 0 && retries > 0) break;  // the last real failure stays the answer
-        if (p.deployment < 0) {
-          // Nothing to call: every deployment is cooling down, at its limits or too small.
-          GatewayError e;
-          if (p.reason == router::NoPick::TooSmall) {
-            e = GatewayError::invalidRequest(
-                fmt::format("The prompt (about {} tokens) exceeds the context window of every "
-                            "deployment of model group '{}'.",
-                            in.promptTokens, g.name),
-                "messages", "context_length_exceeded");
-          } else {
-            const int64_t secs = (p.retryAfterMs + 999) / 1000;
-            e.status = 429;
-            e.type = "rate_limit_error";
-            e.code = p.reason == router::NoPick::CoolingDown ? "no_deployments_available"
-                                                             : "rate_limit_exceeded";
-            e.message = fmt::format(
-                "No deployments available for model group '{}': all {} are {}. Try again in {} "
-                "second{}.",
-                g.name, deps.size(), noPickWord(p.reason), secs, secs == 1 ? "" : "s");
-            e.retryAfterSeconds = secs;
-          }
-          noteUnavailable(e, sc);
-          sc.failure = std::move(e);
-          sc.failureRetryAfterMs = p.retryAfterMs;
-          outcome.group = static_cast<int>(&g - gw_.groups.data());
-          break;
-        }
-        const DeploymentRt& d = gw_.deployments[static_cast<size_t>(p.deployment)];
-        ++attemptNo;
-        prepareAttempt(d, capture, sc, attemptNo, fallback);
-        if (step != nullptr && step->timeoutMs) {
-          const std::chrono::milliseconds cap(*step->timeoutMs);
-          sc.timeout = std::min(sc.timeout, cap);
-          sc.streamTimeout = std::min(sc.streamTimeout, cap);
-        }
-        outcome.group = static_cast<int>(d.group);
-        outcome.deployment = static_cast<int>(d.index);
-        outcome.attempts = attemptNo;
-        outcome.fallbackUsed = fallback;
-        outcome.promptTokens = outcome.completionTokens = 0;
-        const auto t0 = Clock::now();
-        co_await attemptChat(req, d, out, outcome, sc);
-        recordResult(d, g, sc, outcome, usSince(t0));
-        if (!sc.failure) {  // answered (or the client left)
-          if (!sc.attempts.empty()) {
-            summarizeAttempts(sc, outcome);
-            sc.attemptLog += ',';
-            sc.attemptLog += d.cfg->id;
-            sc.attemptLog += ':';
-            sc.attemptLog += std::to_string(outcome.status);
-            outcome.attemptLog = sc.attemptLog;
-          }
-          co_return;
-        }
+      if (out.clientGone()) {
+        outcome.status = 499;
+        outcome.errorType = "client_closed_request";
+        co_return;
+      }
+      const int64_t delay = afterFailure(*d, sc);
+      if (delay < 0) break;
+      if (delay > 0) {
+        auto& timer = *sc.backoff;
+        AbortTimer abort(timer);
+        WatchGuard watch(out, &abort);
+        timer.expires_after(std::chrono::milliseconds(delay));
+        co_await timer.async_wait(kTok);
         if (out.clientGone()) {
           outcome.status = 499;
           outcome.errorType = "client_closed_request";
           co_return;
         }
-        noteAttempt(d, sc);
-        const router::ErrorClass cls = router::classify(*sc.failure);
-        int allowed = 0;
-        switch (step != nullptr ? step->retry : PlanStep::Retry::LiteLLM) {
-          case PlanStep::Retry::LiteLLM:
-            allowed = router::retriesFor(cls, g.retryPolicy, numRetries);
-            break;
-          case PlanStep::Retry::OpenRouter:
-            // Provider routing moves down the list on failure: every provider gets its turn.
-            allowed = router::retriesFor(cls, g.retryPolicy, numRetries);
-            if (allowed > 0 || router::retriesFor(cls, g.retryPolicy, 1) > 0) {
-              allowed = std::max(allowed, static_cast<int>(deps.size()) - 1);
-            }
-            break;
-          case PlanStep::Retry::Portkey:
-            // Portkey retries the listed statuses only, up to `attempts` times.
-            allowed = std::find(step->retryCodes.begin(), step->retryCodes.end(),
-                                sc.failure->status) != step->retryCodes.end()
-                          ? step->attempts
-                          : 0;
-            break;
-          case PlanStep::Retry::None:
-            break;
-        }
-        if (retries >= allowed) break;
-        ++retries;
-        gw_.groupState[static_cast<size_t>(&g - gw_.groups.data())].retries.fetch_add(
-            1, std::memory_order_relaxed);
-        in.tried = sc.tried;
-        in.nowMs = steadyMs();
-        if (!selector_.anyEligible(in, true)) break;  // all cooling down: waiting cannot help
-        const int64_t delay =
-            router::retryDelayMs(retries, sc.failureRetryAfterMs, selector_.anyEligible(in, false),
-                                 rs.retryAfter.count(), selector_.rng());
-        if (delay > 0) {
-          auto& timer = *sc.backoff;
-          AbortTimer abort(timer);
-          WatchGuard watch(out, &abort);
-          timer.expires_after(std::chrono::milliseconds(delay));
-          co_await timer.async_wait(kTok);
-          if (out.clientGone()) {
-            outcome.status = 499;
-            outcome.errorType = "client_closed_request";
-            co_return;
-          }
-        }
       }
-    } else {
-      auto e = step != nullptr && step->error
-                   ? *step->error
-                   : GatewayError::notFound(
-                         fmt::format("Model '{}' not found.", utf8Prefix(groupName, 200)),
-                         "model_not_found");
-      noteUnavailable(e, sc);
-      sc.failure = std::move(e);
     }
-
-    // This step is spent: find the next one. The first step's error is the answer if nothing
-    // else works (LiteLLM raises the original error), with every attempt listed.
-    if (!primaryError) primaryError = *sc.failure;
-    auto countFallback = [&] {
-      if (!fallback && primary != nullptr) {
-        gw_.groupState[static_cast<size_t>(primary - gw_.groups.data())].fallbacks.fetch_add(
-            1, std::memory_order_relaxed);
-      }
-      fallback = true;
-    };
-    const GatewayError& last = *sc.failure;
-    if (step != nullptr) {
-      int next = -1;
-      if (sc.portkey != nullptr) {
-        // The deepest fallback node that has a next child and accepts this failure.
-        for (auto it = step->exits.rbegin(); it != step->exits.rend(); ++it) {
-          const bool accepts = it->codes->empty() || std::find(it->codes->begin(), it->codes->end(),
-                                                               last.status) != it->codes->end();
-          if (it->next >= 0 && accepts) {
-            next = it->next;
-            break;
-          }
-        }
-      } else if (stepIdx + 1 < plan.size()) {
-        next = static_cast<int>(stepIdx + 1);  // OpenRouter: the next of `models`
-      }
-      if (next < 0) break;
-      stepIdx = static_cast<size_t>(next);
-      countFallback();
-      continue;
-    }
-    if (chain == nullptr) {
-      if (r.disableFallbacks) break;
-      // A context-window or content-policy failure without its own list takes the generic one
-      // (LiteLLM does the same when the specific setting is absent).
-      const auto* generic = r.hasFallbacks ? &r.fallbacks : &primary->fallbacks;
-      switch (router::fallbackKindFor(router::classify(last), last)) {
-        case router::FallbackKind::ContextWindow:
-          chain = !r.contextFallbacks.empty()          ? &r.contextFallbacks
-                  : !primary->contextFallbacks.empty() ? &primary->contextFallbacks
-                                                       : generic;
-          break;
-        case router::FallbackKind::ContentPolicy:
-          chain = !r.contentFallbacks.empty()          ? &r.contentFallbacks
-                  : !primary->contentFallbacks.empty() ? &primary->contentFallbacks
-                                                       : generic;
-          break;
-        case router::FallbackKind::Generic:
-          chain = generic;
-          break;
-        case router::FallbackKind::None:
-          break;
-      }
-      if (chain == nullptr) break;
-    }
-    if (chainPos >= chain->size() || fallbacksUsed >= rs.maxFallbacks) break;
-    groupName = (*chain)[chainPos++];
-    ++fallbacksUsed;
-    countFallback();
-    match = gw_.matchGroup(groupName);
+    if (!nextStep(sc)) break;
   }
   // Portkey answers with the last target's error; LiteLLM with the original one.
-  if (primaryError && sc.portkey == nullptr) sc.failure = std::move(primaryError);
-  co_await sendFinalError(out, outcome, sc, primary != nullptr ? primary->name : chat.model);
-}
-
-void Engine::beginSimple(const DeploymentRt& d, Scratch& sc, std::string_view body) {
-  prepareAttempt(d, sc.capture, sc, 1, false);
-  sc.body = body;
-}
-
-net::awaitable<void> Engine::finishSimple(http::ResponseWriter& out, RequestOutcome& outcome,
-                                          Scratch& sc, const DeploymentRt& d,
-                                          Clock::time_point t0) {
-  recordResult(d, gw_.groups[d.group], sc, outcome, usSince(t0));
-  if (!sc.failure) co_return;
-  GatewayError e = std::move(*sc.failure);
-  sc.failure.reset();
-  co_await sendError(out, e, outcome, sc.headers.span());
-}
-
-GatewayError Engine::mockFault(RequestRouting::MockFault f, std::string_view group) {
-  switch (f) {
-    case RequestRouting::MockFault::ContextWindow: {
-      auto e = GatewayError::invalidRequest(
-          fmt::format("This is a mock context window exceeded error for model group '{}' "
-                      "(mock_testing_context_fallbacks).",
-                      group),
-          "messages", "context_length_exceeded");
-      return e;
-    }
-    case RequestRouting::MockFault::ContentPolicy: {
-      auto e = GatewayError::invalidRequest(
-          fmt::format("This is a mock content policy violation for model group '{}' "
-                      "(mock_testing_content_policy_fallbacks).",
-                      group),
-          std::nullopt, "content_policy_violation");
-      return e;
-    }
-    case RequestRouting::MockFault::RateLimit: {
-      GatewayError e;
-      e.status = 429;
-      e.type = "rate_limit_error";
-      e.code = "rate_limit_exceeded";
-      e.message = fmt::format(
-          "This is a mock rate limit error for model group '{}' (mock_testing_rate_limit_error).",
-          group);
-      return e;
-    }
-    default: {
-      auto e = GatewayError::internal(
-          fmt::format("This is a mock exception for model group '{}', to trigger a fallback "
-                      "(mock_testing_fallbacks).",
-                      group));
-      return e;
-    }
-  }
-}
-
-void Engine::noteUnavailable(const GatewayError& e, Scratch& sc) {
-  AttemptRecord rec;
-  rec.deployment = SIZE_MAX;
-  rec.status = e.status;
-  rec.code = e.code.value_or(e.type);
-  rec.message = utf8Prefix(e.message, 300);
-  sc.attempts.push_back(std::move(rec));
-}
-
-void Engine::summarizeAttempts(Scratch& sc, RequestOutcome& outcome) {
-  sc.attemptLog.clear();
-  for (const auto& a : sc.attempts) {
-    if (a.deployment == SIZE_MAX) continue;
-    if (!sc.attemptLog.empty()) sc.attemptLog += ',';
-    sc.attemptLog += gw_.deployments[a.deployment].cfg->id;
-    sc.attemptLog += ':';
-    sc.attemptLog += std::to_string(a.status);
-  }
-  outcome.attemptLog = sc.attemptLog;
-}
-
-void Engine::noteAttempt(const DeploymentRt& d, Scratch& sc) {
-  const GatewayError& e = *sc.failure;
-  sc.tried.push_back(d.index);
-  AttemptRecord rec;
-  rec.deployment = d.index;
-  rec.status = e.status;
-  rec.code = e.code.value_or(e.type);
-  rec.message = utf8Prefix(e.message, 300);
-  sc.attempts.push_back(std::move(rec));
-}
-
-net::awaitable<void> Engine::sendFinalError(http::ResponseWriter& out, RequestOutcome& outcome,
-                                            Scratch& sc, std::string_view group) {
-  GatewayError err = std::move(*sc.failure);
-  sc.failure.reset();
-  // Count the upstream attempts (entries without a deployment are "group unavailable" notes).
-  size_t calls = 0;
-  for (const auto& a : sc.attempts) calls += a.deployment != SIZE_MAX ? 1 : 0;
-  if (sc.attempts.size() > 1) {
-    std::string msg = fmt::format("All {} attempt{} for model '{}' failed. Last error: {}", calls,
-                                  calls == 1 ? "" : "s", utf8Prefix(group, 200), err.message);
-    std::string list = ",\"attempts\":[";
-    for (size_t i = 0; i < sc.attempts.size(); ++i) {
-      const auto& a = sc.attempts[i];
-      const std::string_view dep =
-          a.deployment == SIZE_MAX ? std::string_view() : gw_.deployments[a.deployment].cfg->id;
-      msg += fmt::format(" | {}{}{} {} ({}): {}", i == 0 ? "tried " : "",
-                         dep.empty() ? "" : "deployment '", dep.empty() ? std::string_view() : dep,
-                         dep.empty() ? "" : "' answered", a.status, a.code, a.message);
-      if (i) list += ',';
-      list += "{\"deployment\":";
-      if (dep.empty()) {
-        list += "null,\"model_group\":null";
-      } else {
-        appendJsonString(list, dep);
-        list += ",\"model_group\":";
-        appendJsonString(list, gw_.deployments[a.deployment].cfg->modelName);
-      }
-      list += ",\"status\":";
-      list += std::to_string(a.status);
-      list += ",\"code\":";
-      appendJsonString(list, a.code);
-      list += ",\"message\":";
-      appendJsonString(list, a.message);
-      list += '}';
-    }
-    list += ']';
-    err.message = std::move(msg);
-    err.extraJson = std::move(list);
-  }
-  summarizeAttempts(sc, outcome);
-  outcome.attempts = static_cast<int>(calls);
-  // Keep the headers of the last attempt (group, deployment, attempts, fallback-used).
-  if (sc.headers.n == 0) sc.headers.add("x-llmux-model-group", group);
-  co_await sendError(out, err, outcome, sc.headers.span());
+  if (sc.route.primaryError && sc.portkey == nullptr) sc.failure = std::move(sc.route.primaryError);
+  co_await sendFinalError(out, outcome, sc,
+                          sc.route.primary != nullptr ? std::string_view(sc.route.primary->name)
+                                                      : std::string_view(sc.chat.model));
 }
 
 }  // namespace llmux::engine

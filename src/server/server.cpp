@@ -6,6 +6,16 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <system_error>
+
 #include "server/worker.hpp"
 
 namespace llmux::server {
@@ -15,11 +25,38 @@ namespace net = boost::asio;
 Server::Server(Options opts, HandlerFactory factory)
     : opts_(std::move(opts)), factory_(std::move(factory)) {}
 
-Server::~Server() = default;
+Server::~Server() {
+  if (lockFd_ >= 0) ::close(lockFd_);
+}
 
 void Server::listen() {
   auto addr = net::ip::make_address(opts_.host);
   net::ip::tcp::endpoint ep(addr, opts_.port);
+  if (opts_.port != 0) {
+    // Two llmux processes started at the same moment could both pass the plain-bind probe below
+    // before either binds with SO_REUSEPORT, and then share the port. A name in the abstract
+    // unix-socket namespace, bound for the process's lifetime, makes the claim atomic.
+    lockFd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lockFd_ >= 0) {
+      sockaddr_un un{};
+      un.sun_family = AF_UNIX;
+      const std::string name =
+          "llmux-listen-" + ep.address().to_string() + "-" + std::to_string(opts_.port);
+      const size_t len = std::min(name.size(), sizeof(un.sun_path) - 1);
+      std::memcpy(un.sun_path + 1, name.data(), len);  // sun_path[0] == 0: abstract namespace
+      const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
+      if (::bind(lockFd_, reinterpret_cast<sockaddr*>(&un), size) != 0) {
+        const int err = errno;
+        ::close(lockFd_);
+        lockFd_ = -1;
+        if (err == EADDRINUSE) {
+          throw std::system_error(std::make_error_code(std::errc::address_in_use),
+                                  "bind " + opts_.host + ":" + std::to_string(opts_.port) +
+                                      " (another llmux serves it)");
+        }
+      }
+    }
+  }
   {
     // The workers bind with SO_REUSEPORT, which would also let this process share a port another
     // llmux already serves (the kernel would split connections between the two). A plain bind

@@ -56,6 +56,7 @@ class Server {
   Options opts_;
   HandlerFactory factory_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  int lockFd_ = -1;  // abstract unix socket claiming host:port among llmux processes
 };
 
 }  // namespace llmux::server

@@ -275,3 +275,25 @@ def deployment_limits_are_enforced(ctx):
         time.sleep(60.5 - time.time() % 60)
     codes = [chat(gw.port, {"model": "rpm", "messages": user_msg("x")}).status for _ in range(5)]
     eq(codes, [200, 200, 200, 429, 429], "three admitted, the rest refused this minute")
+
+
+@test
+def overloaded_529_fails_over_and_retry_after_ms_is_honoured(ctx):
+    mock = ctx.mock()
+    gw = ctx.gateway({"model_list": [_dep("g", mock, "gpt-o1", order=1), _dep("g", mock, "gpt-o2", order=2),
+                                     _dep("solo", mock, "gpt-ms")], **_quiet()})
+    # Anthropic-style 529 overloaded: another deployment answers at once (stream, before any byte).
+    mock.set_fault("gpt-fault-529", 1, model="gpt-o1")
+    m = marker("529")
+    res = chat_stream(gw.port, {"model": "g", "messages": user_msg("x"), "stream": True, "user": m})
+    check(res.done, "complete stream from the other deployment")
+    eq(_models(mock, m), ["gpt-o1", "gpt-o2"], "529, then the other deployment")
+    # retry-after-ms on the only deployment: the retry waits that long (not the 0.5 s backoff).
+    mock.set_fault("gpt-fault-429-ms1200", 1, model="gpt-ms")
+    m = marker("ms")
+    t0 = time.monotonic()
+    r = chat(gw.port, {"model": "solo", "messages": user_msg("x"), "user": m})
+    dt = time.monotonic() - t0
+    eq(r.status, 200, "the retry answers")
+    eq(len(mock.find(m)), 2, "two attempts")
+    check(1.15 <= dt <= 2.5, f"waited retry-after-ms 1200 plus jitter ({dt:.2f} s)")

@@ -51,7 +51,7 @@ def _settle():
     time.sleep(0.05)
 
 
-def _warm_gateway(gw, mock):
+def _warm_gateway(gw):
     # A fresh gateway's first calls pay one-time costs (first upstream connection, lazy setup) that
     # latency-based routing would pin on whichever deployment came first, and a deployment measured
     # slow once is not sampled again. The "warm" group (same mock) takes them instead.
@@ -137,7 +137,7 @@ def strategy_latency_based_avoids_the_slow_deployment(ctx):
                                      _dep("warm", mock, "gpt-warm")],
                       **_quiet(router={"routing_strategy": "latency-based-routing", "num_retries": 0})})
     mock.set_latency(150, model="gpt-lat-slow")
-    _warm_gateway(gw, mock)
+    _warm_gateway(gw)
     # Unmeasured deployments are tried first: two requests warm both up.
     m = marker("lat-warm")
     for _ in range(2):
@@ -163,7 +163,7 @@ def strategy_latency_based_non_streams_rank_by_time_per_output_token(ctx):
                                      _dep("warm", mock, "gpt-warm")],
                       **_quiet(router={"routing_strategy": "latency-based-routing", "num_retries": 0})})
     mock.set_latency(150, model="gpt-big-256")
-    _warm_gateway(gw, mock)
+    _warm_gateway(gw)
     m = marker("lpt-warm")
     per_token = {}
     for _ in range(2):
@@ -191,7 +191,7 @@ def strategy_latency_buffer_lets_near_deployments_share(ctx):
                       **_quiet(router={"routing_strategy": "latency-based-routing", "num_retries": 0,
                                        "routing_strategy_args": {"lowest_latency_buffer": 1000}})})
     mock.set_latency(150, model="gpt-lb-slow")
-    _warm_gateway(gw, mock)
+    _warm_gateway(gw)
     m = marker("latb-warm")
     for _ in range(2):
         eq(_ask(gw, "latb", m).status, 200, "warm-up answered")
@@ -213,7 +213,7 @@ def strategy_latency_based_streams_use_time_to_first_token(ctx):
                                      _dep("warm", mock, "gpt-warm")],
                       **_quiet(router={"routing_strategy": "latency-based-routing", "num_retries": 0})})
     mock.set_latency(250, model="gpt-ttft-slow")
-    _warm_gateway(gw, mock)
+    _warm_gateway(gw)
     m = marker("ls-json")
     for _ in range(5):
         eq(_ask(gw, "ls", m).status, 200, "non-stream answered")
@@ -248,6 +248,7 @@ def _usage_run(gw, group, limits, n, m):
     """Sends n requests one at a time. Checks each answer came from an eligible deployment (under its
     rpm, and its tpm with the request's estimate reserved) with the least used share of its limits,
     and that a 429 comes only when none is eligible. `limits`: deployment id -> (tpm, rpm)."""
+    _clear_of_minute_boundary(3 + n * 0.15)
     used = {d: [0, 0] for d in limits}  # tokens, requests this minute
 
     def share(d):
@@ -285,7 +286,6 @@ def strategy_usage_based_picks_most_headroom_and_respects_rpm(ctx):
         _dep("cap", mock, "gpt-cap-a", info={"id": "cap-a"}, rpm=2),
         _dep("cap", mock, "gpt-cap-b", info={"id": "cap-b"}, rpm=4)],
         **_quiet(router={"routing_strategy": "usage-based-routing-v2", "num_retries": 0})})
-    _clear_of_minute_boundary(6)
     m = marker("ub")
     statuses, used = _usage_run(gw, "ub", {"ub-small": (None, 10), "ub-big": (None, 100)}, 22, m)
     eq(statuses, [200] * 22, "all answered")
@@ -305,7 +305,6 @@ def strategy_usage_based_respects_tpm(ctx):
         _dep("tok", mock, "gpt-tok-small", info={"id": "tok-small"}, tpm=100),
         _dep("tok", mock, "gpt-tok-big", info={"id": "tok-big"}, tpm=300)],
         **_quiet(router={"routing_strategy": "usage-based-routing-v2", "num_retries": 0})})
-    _clear_of_minute_boundary(6)
     m = marker("tok")
     # ~17 tokens a request (8 prompt + 9 completion), ~25 reserved up front: 5 + 17 fit, then 429s.
     statuses, used = _usage_run(gw, "tok", {"tok-small": (100, None), "tok-big": (300, None)}, 26, m)
