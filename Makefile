@@ -3,7 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CONFIG ?= examples/quickstart.yaml
 
-.PHONY: all deps build build-debug run test unit integration e2e bench bench-faults fuzz format tidy clean
+.PHONY: all deps build build-debug run test unit integration e2e bench bench-routing fuzz format tidy clean
 
 all: build
 
@@ -47,9 +47,9 @@ e2e: build
 bench: build
 	@bench/run.sh
 
-# Issue 4's reliability figure: a group with a flaky and a dead deployment against a healthy group.
-bench-faults: build
-	@bench/faults.sh
+# Issue 4's figures: the routing decision's CPU cost, and a group with a flaky and a dead deployment.
+bench-routing: build
+	@bench/routing.sh
 
 # Long fuzzing runs (not part of `make test`): FUZZ_SECONDS per target.
 fuzz: build-debug

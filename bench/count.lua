@@ -1,4 +1,4 @@
--- wrk script for bench/faults.sh: POSTs a chat request for WRK_MODEL, then prints how many answers
+-- wrk script for bench/routing.sh: POSTs a chat request for WRK_MODEL, then prints how many answers
 -- succeeded and the latency percentiles (wrk counts non-2xx answers as status errors).
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# `make bench-faults` (issue 4): llmux in front of a model group of three deployments where one
-# answers 30 % 500s and one is down, against the same group with three healthy deployments, in one
-# run: REQUESTS (20000) each at CONNS (32) connections. Prints the success rate and the latency the
-# faults add (p50/p99), and the router's retries and cooldowns from /metrics.
+# `make bench-routing` (issue 4), two measurements in one run of llmux (release, one I/O thread):
+#  1. The routing decision's cost on the happy path: a single-deployment group and a group of three
+#     healthy deployments of the same mock, alternated ROUNDS (4) times for 5 s each; llmux's CPU
+#     time per request for each, and the mean difference.
+#  2. Reliability: a group of three deployments where one answers 30 % 500s and one is down,
+#     against the healthy group of three: at least REQUESTS (20000) each at CONNS (32) connections.
+#     The success rate, the latency the faults add (p50/p99), and the router's retries and
+#     cooldowns from /metrics.
 #   MIN_SECONDS (20): each measured run lasts at least this long (cooldowns expire and return)
 #   PIN=1: mocks and wrk on core 0, llmux on core 1
 set -euo pipefail
@@ -45,6 +49,22 @@ run() {  # model label
   local n; n=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
   echo "$2 $line $(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN{printf "cpu_us/req=%.1f", d/hz*1e6/n}')"
 }
+echo "== routing decision: single deployment vs group of three (CPU per request, alternated)"
+sum1=0; sum3=0; rounds=${ROUNDS:-4}
+for round in $(seq "$rounds"); do
+  for m in gpt-4o-mini gpt-4o-mini-group3; do
+    t0=$(ticks)
+    line=$(WRK_MODEL=$m $core0 wrk -t1 -c"$conns" -d5s -s "$shared/post.lua" \
+      http://127.0.0.1:4000/v1/chat/completions | grep RESULT)
+    t1=$(ticks)
+    rps=$(sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$line")
+    cpu=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v r="$rps" 'BEGIN{printf "%.2f", d/hz*1e6/(r*5)}')
+    echo "round=$round model=$m rps=$rps cpu_us/req=$cpu"
+    if [ "$m" = gpt-4o-mini ]; then sum1=$(awk -v a="$sum1" -v b="$cpu" 'BEGIN{print a+b}'); else sum3=$(awk -v a="$sum3" -v b="$cpu" 'BEGIN{print a+b}'); fi
+  done
+done
+awk -v a="$sum1" -v b="$sum3" -v n="$rounds" 'BEGIN{printf "mean cpu_us/req single=%.2f group3=%.2f difference=%+.2f\n", a/n, b/n, (b-a)/n}'
+echo "== reliability: healthy group of three vs one flaky (30 % 500s) and one down"
 run gpt-4o-mini-group3 healthy
 sleep 1
 run faulty faulty
