@@ -254,12 +254,14 @@ void Engine::recordResult(const DeploymentRt& d, const ModelGroup& g, Scratch& s
   // deployments serve many models: one model's failure says nothing about the others.
   const int64_t length = sc.failureRetryAfterMs.value_or(gw_.cfg.router.cooldownTime.count());
   if (!g.wildcard && length > 0 && router::shouldCooldown(in, gw_.cfg.router)) {
-    const int64_t until = steadyMs() + length;
+    const int64_t now = steadyMs();
+    const int64_t until = now + length;
     int64_t prev = st.cooldownUntilMs.load(std::memory_order_relaxed);
     while (prev < until &&
            !st.cooldownUntilMs.compare_exchange_weak(prev, until, std::memory_order_relaxed)) {
     }
-    if (prev < steadyMs()) st.cooldownsTotal.fetch_add(1, std::memory_order_relaxed);
+    // A new cooldown, not the extension of a running one (same test as coolingDown()).
+    if (prev <= now) st.cooldownsTotal.fetch_add(1, std::memory_order_relaxed);
   }
 }
 

@@ -13,6 +13,7 @@
 
 #include "common/text.hpp"
 #include "router/portkey_config.hpp"
+#include "router/portkey_internal.hpp"
 
 namespace llmux::router::portkey {
 namespace {
@@ -31,14 +32,7 @@ std::string quoteText(std::string_view s) {
   return fmt::format("'{}{}'", utf8Prefix(s, kMax), s.size() > kMax ? "..." : "");
 }
 
-// `path`.`key`; a long client key is cut short so that messages stay small.
-std::string join(std::string_view path, std::string_view key) {
-  constexpr size_t kMax = 64;
-  const std::string_view more = key.size() > kMax ? "..." : "";
-  key = utf8Prefix(key, kMax);
-  if (path.empty()) return fmt::format("{}{}", key, more);
-  return fmt::format("{}.{}{}", path, key, more);
-}
+using detail::join;
 
 bool readLiteral(dom::element e, Literal& out) {
   switch (e.type()) {

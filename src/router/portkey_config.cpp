@@ -14,6 +14,7 @@
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "router/portkey_config.hpp"
+#include "router/portkey_internal.hpp"
 
 namespace llmux::router::portkey {
 namespace {
@@ -25,14 +26,7 @@ constexpr size_t kMaxOverrideKeys = 64;
 constexpr size_t kMaxStatusCodes = 64;
 constexpr size_t kMaxNameBytes = 256;
 
-// `path`.`key`; a long client key is cut short so that messages stay small.
-std::string join(std::string_view path, std::string_view key) {
-  constexpr size_t kMax = 64;
-  const std::string_view more = key.size() > kMax ? "..." : "";
-  key = utf8Prefix(key, kMax);
-  if (path.empty()) return fmt::format("{}{}", key, more);
-  return fmt::format("{}.{}{}", path, key, more);
-}
+using detail::join;
 
 std::string fail(std::string_view path, std::string_view message) {
   return fmt::format("{}: {}", path.empty() ? std::string_view("config") : path, message);

@@ -128,6 +128,23 @@ def to_yaml(obj, indent=0):
     return "\n".join(lines)
 
 
+def mock_dep(name, mock, upstream_model, info=None, **params):
+    """A model_list entry for `name` served by the mock OpenAI upstream as `upstream_model` (the
+    mock picks faults by that name), with extra litellm_params and an optional model_info."""
+    p = {"model": f"openai/{upstream_model}", "api_base": mock.base_url, "api_key": UPSTREAM_KEY}
+    p.update(params)
+    d = {"model_name": name, "litellm_params": p}
+    if info:
+        d["model_info"] = info
+    return d
+
+
+def routing_settings(router=None, **llmux):
+    """llmux_settings (access log off, plus `llmux`) and router_settings (`router`, else empty):
+    with router_settings present, Gateway keeps LiteLLM's router defaults (num_retries 2)."""
+    return {"llmux_settings": {"access_log": "", **llmux}, "router_settings": router or {}}
+
+
 def deployment(model_name, model, api_base=None, api_key=None, id=None, **params):
     lp = {"model": model}
     if api_base is not None:

@@ -5,12 +5,7 @@ import os
 import time
 
 from harness import MASTER_KEY, UPSTREAM_KEY, chat, check, eq, marker, poll, request, test, user_msg
-
-
-def _dep(name, mock, upstream_model, **extra):
-    p = {"model": f"openai/{upstream_model}", "api_base": mock.base_url, "api_key": UPSTREAM_KEY}
-    p.update(extra)
-    return {"model_name": name, "litellm_params": p}
+from harness import mock_dep as _dep
 
 
 def _metric(text, name, **labels):

@@ -6,24 +6,12 @@ import time
 
 from harness import (UPSTREAM_KEY, Bg, chat, chat_stream, check, check_error, eq, marker, test,
                      user_msg)
-
-
-def _dep(name, mock, upstream_model, info=None, **extra):
-    p = {"model": f"openai/{upstream_model}", "api_base": mock.base_url, "api_key": UPSTREAM_KEY}
-    p.update(extra)
-    d = {"model_name": name, "litellm_params": p}
-    if info:
-        d["model_info"] = info
-    return d
+from harness import mock_dep as _dep
+from harness import routing_settings as _quiet
 
 
 def _models(mock, m):
     return [json.loads(r.body)["model"] for r in mock.find(m)]
-
-
-def _quiet(router=None, **llmux):
-    # router_settings is always present, so the harness keeps LiteLLM's defaults (num_retries 2).
-    return {"llmux_settings": {"access_log": "", **llmux}, "router_settings": router or {}}
 
 
 @test

@@ -4,12 +4,7 @@ import json
 import time
 
 from harness import UPSTREAM_KEY, chat, chat_stream, check, eq, marker, test, user_msg
-
-
-def _dep(name, mock, upstream_model, **extra):
-    p = {"model": f"openai/{upstream_model}", "api_base": mock.base_url, "api_key": UPSTREAM_KEY}
-    p.update(extra)
-    return {"model_name": name, "litellm_params": p}
+from harness import mock_dep as _dep
 
 
 def _upstream_models(mock, m):
