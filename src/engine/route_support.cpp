@@ -208,8 +208,10 @@ void Engine::prepareAttempt(const DeploymentRt& d, std::string_view capture, Scr
     sc.streamTimeout = std::min(sc.streamTimeout, sc.timeout);
   }
   if (r.streamTimeoutSeconds) {
+    // Like `timeout`: the request may shorten the deployment's limit, not lengthen it.
     sc.streamTimeout =
-        std::chrono::milliseconds(static_cast<int64_t>(*r.streamTimeoutSeconds * 1000.0));
+        std::min(sc.streamTimeout,
+                 std::chrono::milliseconds(static_cast<int64_t>(*r.streamTimeoutSeconds * 1000.0)));
   }
   sc.headers.n = 0;
   sc.headers.add("x-llmux-model-group", d.cfg->modelName);

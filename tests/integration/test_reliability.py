@@ -285,3 +285,27 @@ def overloaded_529_fails_over_and_retry_after_ms_is_honoured(ctx):
     eq(r.status, 200, "the retry answers")
     eq(len(mock.find(m)), 2, "two attempts")
     check(1.15 <= dt <= 2.5, f"waited retry-after-ms 1200 plus jitter ({dt:.2f} s)")
+
+
+@test
+def request_stream_timeout_shortens_but_never_lengthens(ctx):
+    mock = ctx.mock()
+    gw = ctx.gateway({"model_list": [_dep("s", mock, "gpt-q1", order=1, stream_timeout=0.6),
+                                     _dep("s", mock, "gpt-q2", order=2)],
+                      **_quiet(router={"disable_cooldowns": True})})
+    # The request's stream_timeout (0.4 s) is shorter than the deployment's: it applies.
+    mock.set_fault("gpt-slow-stream-first-byte-1500", 1, model="gpt-q1")
+    m = marker("short")
+    t0 = time.monotonic()
+    res = chat_stream(gw.port, {"model": "s", "messages": user_msg("x"), "stream": True, "user": m,
+                                "stream_timeout": 0.4})
+    check(res.done, "the other deployment streamed the answer")
+    eq(_models(mock, m), ["gpt-q1", "gpt-q2"], "failover after the request's stream_timeout")
+    check(time.monotonic() - t0 < 1.4, "within the request's shorter limit")
+    # A longer one does not lengthen the deployment's 0.6 s.
+    mock.set_fault("gpt-slow-stream-first-byte-1500", 1, model="gpt-q1")
+    m = marker("long")
+    res = chat_stream(gw.port, {"model": "s", "messages": user_msg("x"), "stream": True, "user": m,
+                                "stream_timeout": 30})
+    check(res.done, "answered")
+    eq(_models(mock, m), ["gpt-q1", "gpt-q2"], "the deployment's limit still applied")
