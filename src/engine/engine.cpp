@@ -11,6 +11,7 @@
 #include "engine/engine_detail.hpp"
 #include "providers/mock/mock.hpp"
 #include "providers/openai/openai.hpp"
+#include "router/policy.hpp"
 
 namespace llmux::engine {
 
@@ -22,13 +23,17 @@ using namespace detail;  // NOLINT(google-build-using-namespace): this module's 
 
 void Scratch::trim() {
   constexpr size_t kKeep = 256 * 1024;
-  for (std::string* b : {&upHead, &upBody, &respBody, &outBuf, &upRead, &chat.lastUserText,
-                         &inlinedBody, &call.body, &call.headers, &dropped, &attemptLog}) {
+  for (std::string* b :
+       {&upHead, &upBody, &respBody, &outBuf, &upRead, &chat.lastUserText, &inlinedBody, &call.body,
+        &call.headers, &dropped, &attemptLog, &overrideBody}) {
     if (b->capacity() > kKeep) std::string().swap(*b);
   }
   upHeaders.shrink(kKeep);
   sse.reset();
   routing.clear();
+  plan.clear();
+  if (!portkeyRoot.targets.empty() || !portkeyRoot.overrides.empty()) portkeyRoot = {};
+  portkey = nullptr;
   tried.clear();
   if (attempts.capacity() > 64) std::vector<AttemptRecord>().swap(attempts);
   attempts.clear();
@@ -57,9 +62,7 @@ Engine::Engine(Gateway& gw, net::any_io_executor ex, size_t worker, TimeoutSweep
       selector_(gw.routeInfo, gw.states(), gw.cfg.router.strategy,
                 gw.cfg.router.lowestLatencyBuffer,
                 0x2545f4914f6cdd1dULL * (static_cast<uint64_t>(worker) + 7) ^
-                    static_cast<uint64_t>(Clock::now().time_since_epoch().count())),
-      rng_(0x9e3779b97f4a7c15ULL ^ (static_cast<uint64_t>(worker) + 1) * 0xbf58476d1ce4e5b9ULL ^
-           static_cast<uint64_t>(Clock::now().time_since_epoch().count())) {}
+                    static_cast<uint64_t>(Clock::now().time_since_epoch().count())) {}
 
 net::awaitable<void> Engine::sendError(http::ResponseWriter& out, const GatewayError& err,
                                        RequestOutcome& outcome,
@@ -303,12 +306,10 @@ net::awaitable<bool> Engine::sleepBeforeRetry(net::steady_timer& timer, int atte
   if (retryAfterSeconds && *retryAfterSeconds >= 0 && *retryAfterSeconds <= 60) {
     delay = std::chrono::seconds(*retryAfterSeconds);
   } else {
-    const int64_t base = std::min<int64_t>(8000, int64_t{500} << std::min(attempt, 4));
-    rng_ ^= rng_ << 13;
-    rng_ ^= rng_ >> 7;
-    rng_ ^= rng_ << 17;
+    const int64_t base = router::backoffMs(attempt + 1);
     delay = std::chrono::milliseconds(
-        base - static_cast<int64_t>(rng_ % (static_cast<uint64_t>(base) / 4 + 1)));
+        base -
+        static_cast<int64_t>(selector_.rng().next() % (static_cast<uint64_t>(base) / 4 + 1)));
   }
   if (Clock::now() + delay >= deadline) co_return false;  // no time left for another attempt
   timer.expires_after(delay);

@@ -350,6 +350,8 @@ class Engine {
   // A deployment of `g` for the endpoints without the full attempt loop (embeddings, legacy
   // completions, the Anthropic relay): the router's choice, not held.
   const DeploymentRt& pick(const ModelGroup& g);
+  // A selector input for `deployments` with the clocks read now and the router's settings.
+  [[nodiscard]] router::PickInput pickInput(std::span<const size_t> deployments) const;
 
   Gateway& gw_;
   boost::asio::any_io_executor ex_;
@@ -357,7 +359,6 @@ class Engine {
   upstream::Client client_;
   router::Selector selector_;  // this thread's strategy state over the shared deployment state
   ScratchPool scratch_;
-  uint64_t rng_;                        // xorshift state for retry jitter (seeded per thread)
   simdjson::dom::parser json_;          // translators' parser; used between co_awaits only
   simdjson::dom::parser metaParser_;    // request metadata headers (Portkey conditions)
   simdjson::dom::parser configParser_;  // inline Portkey configs

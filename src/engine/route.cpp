@@ -174,16 +174,10 @@ const DeploymentRt* Engine::pickNext(Scratch& sc, RequestOutcome& outcome) {
   }
   router::PickInput& in = rc.pick;
   const PlanStep* step = sc.plan.empty() ? nullptr : &sc.plan[rc.stepIdx];
-  in = router::PickInput{};
-  in.deployments = rc.deployments;
+  in = pickInput(rc.deployments);
   if (step != nullptr) in.tiers = step->tiers;
   in.tried = sc.tried;
   in.stream = sc.chat.stream;
-  in.ignoreCooldown = rs.disableCooldowns;
-  in.nowMs = steadyMs();
-  const int64_t wall = wallMs();
-  in.minute = wall / 60000;
-  in.msToNextMinute = 60000 - wall % 60000;
   in.promptTokens = static_cast<int64_t>(sc.body.size() / 4);
   in.checkContextWindow =
       rs.enablePreCallChecks || !g.contextFallbacks.empty() || !r.contextFallbacks.empty();

@@ -96,14 +96,19 @@ bool isTrue(simdjson::dom::element v) {
 
 }  // namespace
 
-const DeploymentRt& Engine::pick(const ModelGroup& g) {
+router::PickInput Engine::pickInput(std::span<const size_t> deployments) const {
   router::PickInput in;
-  in.deployments = g.deployments;
+  in.deployments = deployments;
   in.ignoreCooldown = gw_.cfg.router.disableCooldowns;
   in.nowMs = steadyMs();
   const int64_t wall = wallMs();
   in.minute = wall / 60000;
   in.msToNextMinute = 60000 - wall % 60000;
+  return in;
+}
+
+const DeploymentRt& Engine::pick(const ModelGroup& g) {
+  const router::PickInput in = pickInput(g.deployments);
   router::Reservation res;
   const router::Pick p = selector_.pick(in, res);
   selector_.settle(res, true, 0);

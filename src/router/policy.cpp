@@ -86,6 +86,10 @@ int retriesFor(ErrorClass c, const config::ErrorClassCounts& policy, int numRetr
   }
 }
 
+int64_t backoffMs(int retry) {
+  return std::min<int64_t>(8000, int64_t{500} << std::clamp(retry - 1, 0, 4));
+}
+
 int64_t retryDelayMs(int retry, std::optional<int64_t> retryAfterMs, bool otherDeployment,
                      int64_t minimumMs, Rng& rng) {
   if (otherDeployment) return 0;
@@ -93,7 +97,7 @@ int64_t retryDelayMs(int retry, std::optional<int64_t> retryAfterMs, bool otherD
   if (retryAfterMs && *retryAfterMs >= 0 && *retryAfterMs <= 60000) {
     base = *retryAfterMs;
   } else {
-    base = std::min<int64_t>(8000, int64_t{500} << std::clamp(retry - 1, 0, 4));
+    base = backoffMs(retry);
   }
   base = std::max(base, std::min<int64_t>(minimumMs, 8000));
   // Up to 25 % more, so clients that failed together do not come back together.

@@ -36,6 +36,10 @@ int retriesFor(ErrorClass c, const config::ErrorClassCounts& policy, int numRetr
 // goes there at once). Otherwise the provider's Retry-After when it is 0..60 s, else exponential
 // backoff (0.5 s doubling to 8 s) with up to 25 % jitter; never less than `minimum`
 // (router_settings.retry_after).
+// The exponential schedule both retry layers share: 0.5 s for the first retry (n = 1), doubling to
+// a cap of 8 s, before jitter.
+int64_t backoffMs(int retry);
+
 int64_t retryDelayMs(int retry, std::optional<int64_t> retryAfterMs, bool otherDeployment,
                      int64_t minimumMs, Rng& rng);
 

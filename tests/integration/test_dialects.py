@@ -8,7 +8,7 @@ its own upstream model name, so the mock's records show which deployment was cal
 import json
 import time
 
-from harness import (UPSTREAM_KEY, Conn, ConnectionClosed, chat, check, check_error, eq, marker,
+from harness import (Conn, ConnectionClosed, chat, check, check_error, eq, marker,
                      slow_factor, test, user_msg)
 from harness import mock_dep as _dep
 from harness import routing_settings as _quiet

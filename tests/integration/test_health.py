@@ -4,7 +4,7 @@ import json
 import os
 import time
 
-from harness import MASTER_KEY, UPSTREAM_KEY, chat, check, eq, marker, poll, request, test, user_msg
+from harness import MASTER_KEY, chat, check, eq, marker, poll, request, test, user_msg
 from harness import mock_dep as _dep
 
 

@@ -4,7 +4,7 @@ fault-injecting mock upstream (per-model fault queues)."""
 import json
 import time
 
-from harness import (UPSTREAM_KEY, Bg, chat, chat_stream, check, check_error, eq, marker, test,
+from harness import (Bg, chat, chat_stream, check, check_error, eq, marker, test,
                      user_msg)
 from harness import mock_dep as _dep
 from harness import routing_settings as _quiet

@@ -3,7 +3,7 @@
 import json
 import time
 
-from harness import UPSTREAM_KEY, chat, chat_stream, check, eq, marker, test, user_msg
+from harness import chat, chat_stream, check, eq, marker, test, user_msg
 from harness import mock_dep as _dep
 
 

@@ -6,7 +6,7 @@ import json
 import time
 from collections import Counter
 
-from harness import (UPSTREAM_KEY, Bg, chat, chat_stream, check, check_error, eq, marker, request, test,
+from harness import (Bg, chat, chat_stream, check, check_error, eq, marker, request, test,
                      user_msg)
 from harness import mock_dep as _dep
 from harness import routing_settings as _quiet
