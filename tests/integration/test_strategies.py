@@ -144,13 +144,17 @@ def strategy_latency_based_avoids_the_slow_deployment(ctx):
 def strategy_latency_based_non_streams_rank_by_time_per_output_token(ctx):
     # LiteLLM's lowest-latency routing ranks a non-streaming call by its duration divided by its
     # completion tokens, so a long answer is not held against the deployment that wrote it.
-    # gpt-big-256: 150 ms late but ~5800 completion tokens (~0.03 ms a token); gpt-lpt-short: a few
-    # ms for 9 tokens (~0.5 ms a token).
+    # gpt-big-256: 150 ms late but ~5800 completion tokens (~0.03 ms a token); gpt-lpt-short: 20 ms
+    # for 9 tokens (~2 ms a token).
     mock = ctx.mock()
     gw = ctx.gateway({"model_list": [_dep("lpt", mock, "gpt-lpt-short"), _dep("lpt", mock, "gpt-big-256"),
                                      _dep("warm", mock, "gpt-warm")],
                       **_quiet(router={"routing_strategy": "latency-based-routing", "num_retries": 0})})
     mock.set_latency(150, model="gpt-big-256")
+    # 20 ms for the short answer keeps the per-token gap wide (~2 ms vs ~0.03 ms a token) however
+    # fast the build and the machine are: without it a release build on an idle machine answers
+    # the short one in well under a millisecond and the gap shrinks towards the check's 3x.
+    mock.set_latency(20, model="gpt-lpt-short")
     _warm_gateway(gw)
     m = marker("lpt-warm")
     per_token = {}
