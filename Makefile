@@ -28,6 +28,7 @@ test: build build-debug
 	@ctest --preset debug -j $(JOBS)
 	@python3 tests/integration/mocks/selftest.py
 	@python3 tests/integration/mock_openai_selftest.py
+	@python3 tests/integration/services_selftest.py
 	@LLMUX_BIN=build-debug/llmux python3 tests/integration/run.py
 	@LLMUX_BIN=build/llmux python3 tests/integration/run.py
 	@LLMUX_BIN=build/llmux tests/e2e/run.sh
@@ -38,6 +39,7 @@ unit: build-debug
 integration: build build-debug
 	@python3 tests/integration/mocks/selftest.py
 	@python3 tests/integration/mock_openai_selftest.py
+	@python3 tests/integration/services_selftest.py
 	@LLMUX_BIN=build-debug/llmux python3 tests/integration/run.py
 	@LLMUX_BIN=build/llmux python3 tests/integration/run.py
 

@@ -10,4 +10,4 @@ endif()
 # sections"), and the I/O modules are covered by the integration tests instead.
 set(LLMUX_FUZZED_MODULES common config types http providers_common providers_openai providers_mock
     providers_anthropic providers_gemini providers_bedrock providers_cohere providers_ollama
-    providers_mistral providers_embeddings messages_api router)
+    providers_mistral providers_embeddings messages_api router tokenizer governance management)

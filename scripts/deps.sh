@@ -6,11 +6,12 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   clang clang-format clang-tidy libclang-rt-14-dev
-  libboost1.81-dev libboost-url1.81-dev
+  libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   libsimdjson-dev libyaml-cpp-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev libhiredis-dev
   libspdlog-dev libfmt-dev libcli11-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 openssl
+  redis-server postgresql
 )
 # Node (for the SDK end-to-end tests): any packaged node >= 18 will do; keep one that is already there.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -6,9 +6,12 @@
 
 #include <chrono>
 
+#include "api/gov_writer.hpp"
+#include "api/governance_runtime.hpp"
 #include "api/messages_route.hpp"
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "management/management.hpp"
 #include "messages_api/messages_api.hpp"
 
 namespace llmux::api {
@@ -22,8 +25,12 @@ constexpr http::Header kJson[] = {{"content-type", "application/json"}};
 
 }  // namespace
 
-Api::Api(engine::Gateway& gw, net::any_io_executor ex, size_t worker, TimeoutSweep& sweep)
-    : gw_(gw), engine_(gw, std::move(ex), worker, sweep), shard_(gw.metrics.shard(worker)) {}
+Api::Api(engine::Gateway& gw, GovernanceRuntime& gov, net::any_io_executor ex, size_t worker,
+         TimeoutSweep& sweep)
+    : gw_(gw),
+      engine_(gw, ex, worker, sweep),
+      gk_(gov, gw, ex, worker),
+      shard_(gw.metrics.shard(worker)) {}
 
 Api::Route Api::route(std::string_view path) {
   if (path == "/v1/chat/completions" || path == "/chat/completions") return Route::ChatCompletions;
@@ -36,49 +43,37 @@ Api::Route Api::route(std::string_view path) {
   if (path == "/health/liveliness" || path == "/health/liveness") return Route::Liveliness;
   if (path == "/health/readiness") return Route::Readiness;
   if (path == "/metrics" || path == "/metrics/") return Route::Metrics;
+  if (path == "/model/info" || path == "/v1/model/info") return Route::ModelInfo;
+  if (path == "/model_group/info") return Route::ModelGroupInfo;
+  if (path == "/utils/token_counter") return Route::TokenCounter;
+  if (management::handles(path)) return Route::Management;
   return Route::NotFound;
-}
-
-bool Api::authorized(const http::Request& req) const {
-  const std::string& key = gw_.cfg.masterKey;
-  if (key.empty()) return true;
-  // Constant-time comparison: the key must not leak through response timing.
-  auto matches = [&](std::string_view v) {
-    return v.size() == key.size() && CRYPTO_memcmp(v.data(), key.data(), key.size()) == 0;
-  };
-  std::string_view auth = req.header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() >= kBearer.size() &&
-      boost::beast::iequals(auth.substr(0, kBearer.size()), kBearer)) {
-    auth.remove_prefix(kBearer.size());
-    while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
-    return matches(auth);
-  }
-  // The Anthropic SDKs send x-api-key; Azure OpenAI clients send api-key.
-  if (auto k = req.header("x-api-key"); !k.empty()) return matches(k);
-  if (auto k = req.header("api-key"); !k.empty()) return matches(k);
-  return false;
 }
 
 net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) {
   engine::RequestOutcome o;
+  RequestGov st;
   const uint64_t bytesBefore = out.bytesWritten();
   const auto path = req.path();
   const auto method = req.head.method;
   const Route r = route(path);
-  const bool wantPost =
-      r == Route::ChatCompletions || r == Route::Embeddings || r == Route::Completions;
+  const bool wantPost = r == Route::ChatCompletions || r == Route::Embeddings ||
+                        r == Route::Completions || r == Route::TokenCounter;
   // /health calls every deployment: it needs a key (LiteLLM's needs one too).
-  const bool llmRoute = wantPost || r == Route::Models || r == Route::Health;
+  const bool needsKey = wantPost || r == Route::Models || r == Route::Health ||
+                        r == Route::ModelInfo || r == Route::ModelGroupInfo ||
+                        r == Route::Management;
+  const bool spendRoute =
+      r == Route::ChatCompletions || r == Route::Embeddings || r == Route::Completions;
 
   if (r == Route::Messages || r == Route::CountTokens) {
-    co_await messages(req, out, o, r);
+    co_await messages(req, out, o, r, st);
   } else if (r == Route::NotFound) {
     co_await engine_.sendError(
         out, GatewayError::notFound("Unknown route: " + std::string(utf8Prefix(path, 200)) + "."),
         o);
-  } else if ((wantPost && method != bhttp::verb::post) ||
-             (!wantPost && method != bhttp::verb::get)) {
+  } else if (r != Route::Management && ((wantPost && method != bhttp::verb::post) ||
+                                        (!wantPost && method != bhttp::verb::get))) {
     GatewayError e{405,
                    "invalid_request_error",
                    std::string("Method ") + req.head.methodString.substr(0, 20) +
@@ -89,29 +84,44 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
                    {}};
     const http::Header allow[] = {{"allow", wantPost ? "POST" : "GET"}};
     co_await engine_.sendError(out, e, o, allow);
-  } else if (llmRoute && !authorized(req)) {
-    co_await engine_.sendError(
-        out,
-        GatewayError::authentication(
-            "Authentication failed: send 'Authorization: Bearer <key>' with a valid llmux key."),
-        o);
+  } else if (std::optional<GatewayError> denied =
+                 needsKey ? co_await gk_.authenticate(req, st) : std::nullopt) {
+    co_await engine_.sendError(out, *denied, o);
   } else {
     switch (r) {
-      case Route::ChatCompletions:
+      case Route::ChatCompletions: {
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
-        co_await engine_.chatCompletions(req, out, o);
+        RequestAdmission admission(gk_, st);
+        o.admission = &admission;
+        GovWriter writer(out, gk_, st, o);
+        co_await engine_.chatCompletions(req, writer, o);
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
         break;
-      case Route::Embeddings:
+      }
+      case Route::Embeddings: {
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
-        co_await engine_.embeddings(req, out, o);
+        st.callType = "embedding";
+        GovWriter writer(out, gk_, st, o);
+        if (auto e = co_await gk_.admitOther(req, st)) {
+          co_await engine_.sendError(writer, *e, o);
+        } else {
+          co_await engine_.embeddings(req, writer, o);
+        }
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
         break;
-      case Route::Completions:
+      }
+      case Route::Completions: {
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
-        co_await engine_.completions(req, out, o);
+        st.callType = "text_completion";
+        GovWriter writer(out, gk_, st, o);
+        if (auto e = co_await gk_.admitOther(req, st)) {
+          co_await engine_.sendError(writer, *e, o);
+        } else {
+          co_await engine_.completions(req, writer, o);
+        }
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
         break;
+      }
       case Route::Models:
         o.status = 200;
         co_await out.respond(200, kJson, gw_.modelsJson);
@@ -124,23 +134,25 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
         co_await out.respond(200, kJson, "\"I'm alive!\"");
         break;
       case Route::Readiness:
-        if (gw_.draining.load(std::memory_order_relaxed)) {
-          o.status = 503;
-          co_await out.respond(503, kJson, R"({"status":"draining"})");
-        } else {
-          o.status = 200;
-          co_await out.respond(200, kJson,
-                               R"({"status":"healthy","version":")" LLMUX_VERSION R"("})");
-        }
+        co_await readiness(out, o);
         break;
       case Route::Metrics: {
         o.status = 200;
         static constexpr http::Header kProm[] = {
             {"content-type", "text/plain; version=0.0.4; charset=utf-8"}};
         std::string text = gw_.metrics.render();
+        gk_.runtime().renderMetrics(text);
         co_await out.respond(200, kProm, text);
         break;
       }
+      case Route::Management:
+        co_await gk_.management(req, out, o, st);
+        break;
+      case Route::ModelInfo:
+      case Route::ModelGroupInfo:
+      case Route::TokenCounter:
+        co_await info(req, out, o, r, st);
+        break;
       case Route::Messages:
       case Route::CountTokens:
       case Route::NotFound:
@@ -148,10 +160,15 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
     }
   }
   record(req, out, o, out.bytesWritten() - bytesBefore);
+  if (spendRoute || st.callType == "anthropic_messages") {
+    int status = o.status;
+    if (out.clientGone() && status == 0) status = 499;
+    gk_.finish(req, st, o, status);
+  }
 }
 
 net::awaitable<void> Api::messages(http::Request& req, http::ResponseWriter& out,
-                                   engine::RequestOutcome& o, Route r) {
+                                   engine::RequestOutcome& o, Route r, RequestGov& st) {
   // Errors before the engine runs are answered in Anthropic's shape too.
   auto fail = [&](GatewayError e,
                   std::span<const http::Header> extra = {}) -> net::awaitable<void> {
@@ -177,10 +194,8 @@ net::awaitable<void> Api::messages(http::Request& req, http::ResponseWriter& out
                   allow);
     co_return;
   }
-  if (!authorized(req)) {
-    co_await fail(GatewayError::authentication(
-        "Authentication failed: send 'x-api-key: <key>' or 'Authorization: Bearer <key>' with a "
-        "valid llmux key."));
+  if (auto denied = co_await gk_.authenticate(req, st)) {
+    co_await fail(std::move(*denied));
     co_return;
   }
   simdjson::dom::element doc;
@@ -194,9 +209,20 @@ net::awaitable<void> Api::messages(http::Request& req, http::ResponseWriter& out
       doc["model"].get(model) == simdjson::SUCCESS && engine_.servesAnthropicNatively(model)) {
     // Anthropic in, Anthropic out: relayed as it is, nothing lost in translation (and tokens
     // counted by Anthropic itself).
-    AnthropicErrorWriter writer(out);
+    if (r == Route::CountTokens) {
+      AnthropicErrorWriter writer(out);
+      co_await engine_.messagesPassthrough(req, writer, o, true);
+      co_return;
+    }
+    st.callType = "anthropic_messages";
+    GovWriter gov(out, gk_, st, o);
+    AnthropicErrorWriter writer(gov);
+    if (auto e = co_await gk_.admitOther(req, st)) {
+      co_await engine_.sendError(writer, *e, o);
+      co_return;
+    }
     gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
-    co_await engine_.messagesPassthrough(req, writer, o, r == Route::CountTokens);
+    co_await engine_.messagesPassthrough(req, writer, o, false);
     gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
     co_return;
   }
@@ -215,7 +241,11 @@ net::awaitable<void> Api::messages(http::Request& req, http::ResponseWriter& out
   }
   info.idFallback = std::string(req.requestId);
   req.head.body.swap(openaiBody);
-  AnthropicWriter writer(out, info);
+  st.callType = "anthropic_messages";
+  GovWriter gov(out, gk_, st, o);
+  AnthropicWriter writer(gov, info);
+  RequestAdmission admission(gk_, st);
+  o.admission = &admission;
   gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
   co_await engine_.chatCompletions(req, writer, o);
   gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);

@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 
+#include "api/gatekeeper.hpp"
 #include "engine/engine.hpp"
 #include "engine/gateway.hpp"
 #include "http/handler.hpp"
@@ -13,8 +14,10 @@ namespace llmux::api {
 
 class Api final : public http::Handler {
  public:
-  Api(engine::Gateway& gw, boost::asio::any_io_executor ex, size_t worker, TimeoutSweep& sweep);
+  Api(engine::Gateway& gw, GovernanceRuntime& gov, boost::asio::any_io_executor ex, size_t worker,
+      TimeoutSweep& sweep);
   boost::asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& out) override;
+  void onDrained() override { gk_.onDrained(); }
 
  private:
   enum class Route {
@@ -28,17 +31,24 @@ class Api final : public http::Handler {
     Liveliness,
     Readiness,
     Metrics,
+    Management,
+    ModelInfo,
+    ModelGroupInfo,
+    TokenCounter,
     NotFound
   };
   static Route route(std::string_view path);
-  [[nodiscard]] bool authorized(const http::Request& req) const;
   void record(const http::Request& req, const http::ResponseWriter& out,
               const engine::RequestOutcome& o, uint64_t bytesOut);
   boost::asio::awaitable<void> messages(http::Request& req, http::ResponseWriter& out,
-                                        engine::RequestOutcome& o, Route r);
+                                        engine::RequestOutcome& o, Route r, RequestGov& st);
+  boost::asio::awaitable<void> readiness(http::ResponseWriter& out, engine::RequestOutcome& o);
+  boost::asio::awaitable<void> info(http::Request& req, http::ResponseWriter& out,
+                                    engine::RequestOutcome& o, Route r, RequestGov& st);
 
   engine::Gateway& gw_;
   engine::Engine engine_;
+  Gatekeeper gk_;
   observability::Shard& shard_;
   simdjson::dom::parser messagesParser_;  // /v1/messages bodies (used before any co_await)
 };

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "api/api.hpp"
+#include "api/governance_runtime.hpp"
 #include "config/config.hpp"
 #include "engine/gateway.hpp"
 #include "engine/health.hpp"
@@ -84,6 +85,14 @@ int serve(const ServeArgs& args) {
     return 1;
   }
 
+  std::string govError;
+  std::unique_ptr<api::GovernanceRuntime> gov =
+      api::GovernanceRuntime::start(cfg, workers, govError);
+  if (!gov) {
+    spdlog::error("{}", govError);
+    return 1;
+  }
+
   server::Options o;
   o.host = cfg.server.host;
   o.port = cfg.server.port;
@@ -97,8 +106,8 @@ int serve(const ServeArgs& args) {
   o.shutdownGrace = cfg.server.shutdownGrace;
   o.onDrain = [g = gw.get()] { g->draining.store(true); };
 
-  server::Server srv(o, [g = gw.get()](const server::WorkerContext& w) {
-    return std::make_unique<api::Api>(*g, w.executor, w.index, *w.sweep);
+  server::Server srv(o, [g = gw.get(), gv = gov.get()](const server::WorkerContext& w) {
+    return std::make_unique<api::Api>(*g, *gv, w.executor, w.index, *w.sweep);
   });
   try {
     srv.listen();
@@ -110,6 +119,10 @@ int serve(const ServeArgs& args) {
   if (cfg.router.backgroundHealthChecks) health = std::make_unique<engine::HealthChecker>(*gw);
   srv.run();
   health.reset();
+  // The server has drained: every finished request's spend row is queued; write them all (or
+  // spool them when the database is down) before exiting.
+  gov->shutdown(std::chrono::seconds(10));
+  gov.reset();
   gw->accessLog->stop();
   if (auto d = gw->accessLog->dropped())
     spdlog::warn("access log dropped {} records (ring full)", d);

@@ -62,6 +62,7 @@ struct Deployment {
   std::string baseModel;                  // model_info.base_model
   std::optional<int64_t> maxInputTokens;  // model_info.max_input_tokens (context window)
   std::vector<std::string> tags;          // litellm_params.tags (tag-based routing later)
+  std::vector<std::string> accessGroups;  // model_info.access_groups (keys' `models` may name them)
 };
 
 // One error class of LiteLLM's retry_policy / allowed_fails_policy (…ErrorRetries,
@@ -152,6 +153,36 @@ struct ServerSettings {
   std::string logLevel = "info";  // llmux_settings.log_level
 };
 
+// Virtual keys, budgets, rate limits and spend tracking (issue 5): where their state lives.
+struct GovernanceSettings {
+  // general_settings.database_url (else the DATABASE_URL environment variable): postgresql://...
+  // for several instances; empty = the embedded SQLite file `databasePath`.
+  std::string databaseUrl;
+  std::string databasePath = "llmux.db";  // llmux_settings.database_path
+  // Redis for counters shared by every instance: router_settings.redis_host/redis_port/
+  // redis_password (or redis_url), or litellm_settings.cache_params {type: redis, host, ...}.
+  std::string redisHost;  // empty = no Redis: limits are per instance
+  uint16_t redisPort = 6379;
+  std::string redisPassword;
+  int redisDb = 0;
+  // llmux_settings.redis_failure_mode: when Redis is unreachable, fail_open keeps serving with
+  // per-instance limits (limit / instances), fail_closed refuses (503).
+  bool redisFailOpen = true;
+  int instances = 1;  // llmux_settings.instances: the divisor for fail_open
+  // llmux_settings.budget_reservation: reserve each request's worst-case cost at admission (so
+  // concurrent requests cannot overshoot max_budget); false = LiteLLM's check-then-spend.
+  bool reserveBudget = true;
+  std::chrono::milliseconds keyCacheTtl{5000};        // llmux_settings.key_cache_ttl_ms
+  bool spendLogs = true;                              // !general_settings.disable_spend_logs
+  std::chrono::milliseconds spendFlushInterval{250};  // general_settings.proxy_batch_write_at (s)
+  std::string spoolDir;                               // llmux_settings.spool_dir ("" = <db>.spool)
+  int64_t spoolMaxBytes = 256ll << 20;                // llmux_settings.spool_max_bytes
+  std::chrono::milliseconds budgetResetInterval{10000};  // llmux_settings.budget_reset_interval_ms
+  // general_settings.allow_requests_on_db_unavailable: a key not in the cache is admitted (as
+  // an unknown caller with no limits) when the database cannot be reached.
+  bool allowRequestsOnDbUnavailable = false;
+};
+
 struct Warning {
   std::string path;  // YAML path, e.g. "router_settings.routing_strategy"
   int line = 0;      // 1-based; 0 if unknown
@@ -165,6 +196,7 @@ struct Config {
   bool dropParams = false;  // litellm_settings.drop_params: drop what a provider cannot honour
   ServerSettings server;
   RouterSettings router;
+  GovernanceSettings governance;
   // Named Portkey-style routing configs (top-level routing_configs: id -> config), kept as JSON
   // text; requests select one with `x-llmux-config: <id>` (or x-portkey-config).
   std::vector<std::pair<std::string, std::string>> routingConfigs;

@@ -263,6 +263,19 @@ std::optional<IdSite> parseModelInfo(ParseContext& ctx, const Entry& info, Deplo
         d.modelInfo[e.key] = std::move(*v);
       }
       continue;
+    } else if (e.key == "access_groups") {
+      // Named sets of model groups that keys' `models` lists may grant at once.
+      if (!e.value.IsSequence()) {
+        if (!e.value.IsNull()) ctx.addProblem(e.path, e.line, "must be a list of names");
+        continue;
+      }
+      for (size_t i = 0; i < e.value.size(); ++i) {
+        Entry item{"", e.value[i], fmt::format("{}[{}]", e.path, i), lineOf(e.value[i])};
+        if (auto v = ctx.readString(item)) {
+          if (!v->empty()) d.accessGroups.push_back(std::move(*v));
+        }
+      }
+      continue;
     } else {
       // Nested values (lists of tags, metadata maps) belong to later issues; keep only scalars.
       if (!e.value.IsScalar()) continue;

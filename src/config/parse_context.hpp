@@ -108,6 +108,11 @@ void parseLitellmSettings(ParseContext& ctx, const Entry& section, Config& confi
 void parseRouterSettings(ParseContext& ctx, const Entry& section, Config& config);
 void parseLlmuxSettings(ParseContext& ctx, const Entry& section, Config& config);
 void parseRoutingConfigs(ParseContext& ctx, const Entry& section, Config& config);
+// Governance keys (governance_settings.cpp); each returns false when the key is not one of its.
+bool parseGovernanceGeneralKey(ParseContext& ctx, const Entry& e, Config& config);
+bool parseRedisRouterKey(ParseContext& ctx, const Entry& e, Config& config);
+bool parseCacheParams(ParseContext& ctx, const Entry& section, Config& config);
+bool parseGovernanceLlmuxKey(ParseContext& ctx, const Entry& e, Config& config);
 // Warns about fallbacks, aliases and retry policies naming no model group of model_list.
 void checkGroupRefs(ParseContext& ctx, const Config& config);
 

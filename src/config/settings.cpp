@@ -412,7 +412,7 @@ void parseGeneralSettings(ParseContext& ctx, const Entry& section, Config& confi
       if (auto s = ctx.readNumber(e, 0, kMaxSeconds, true)) {
         config.router.healthCheckInterval = secondsToMillis(*s);
       }
-    } else {
+    } else if (!parseGovernanceGeneralKey(ctx, e, config)) {
       ctx.notImplemented(e);
     }
   }
@@ -427,7 +427,7 @@ void parseLitellmSettings(ParseContext& ctx, const Entry& section, Config& confi
       }
     } else if (e.key == "drop_params") {
       if (auto b = ctx.readBool(e)) config.dropParams = *b;
-    } else if (!parseSharedRouterKey(ctx, e, config.router)) {
+    } else if (!parseSharedRouterKey(ctx, e, config.router) && !parseCacheParams(ctx, e, config)) {
       ctx.notImplemented(e);
     }
   }
@@ -461,8 +461,10 @@ void parseRouterSettings(ParseContext& ctx, const Entry& section, Config& config
       parseModelGroupAlias(ctx, e, config);
     } else if (k == "enable_pre_call_checks") {
       if (auto b = ctx.readBool(e)) r.enablePreCallChecks = *b;
+    } else if (parseRedisRouterKey(ctx, e, config)) {
+      continue;
     } else {
-      // redis_*, cache_*, enable_tag_filtering, ... (LiteLLM has many more).
+      // cache_*, enable_tag_filtering, ... (LiteLLM has many more).
       ctx.notImplemented(e);
     }
   }
@@ -529,6 +531,8 @@ void parseLlmuxSettings(ParseContext& ctx, const Entry& section, Config& config)
                              describe(e.value));
         }
       }
+    } else if (parseGovernanceLlmuxKey(ctx, e, config)) {
+      continue;
     } else {
       // Our own block: an unknown key is almost certainly a typo that would silently keep a
       // default.

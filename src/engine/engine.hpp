@@ -28,6 +28,20 @@
 
 namespace llmux::engine {
 
+struct RequestOutcome;
+
+// Admission control for one request (virtual keys, model access, rate limits, budgets; see
+// api::Gatekeeper). The engine calls it once the body is parsed and before routing; it may
+// rewrite the model (key aliases) and answers with the error to send when it refuses.
+class AdmissionHook {
+ public:
+  virtual boost::asio::awaitable<std::optional<GatewayError>> admitChat(
+      http::Request& req, types::ChatRequest& chat, RequestOutcome& outcome) = 0;
+
+ protected:
+  ~AdmissionHook() = default;
+};
+
 // What the access log and metrics need to know about one request.
 struct RequestOutcome {
   int status = 0;
@@ -41,7 +55,13 @@ struct RequestOutcome {
   uint64_t ttftUs = 0;
   int64_t promptTokens = 0;
   int64_t completionTokens = 0;
+  int64_t cachedTokens = 0;     // of promptTokens: read from the provider's prompt cache
+  int64_t reasoningTokens = 0;  // of completionTokens
   std::string errorType;  // OpenAI error type, or a gateway reason such as client_closed_request
+  AdmissionHook* admission = nullptr;  // set by the API layer when governance is on
+  // The prompt's token count from admission (exact for OpenAI models), -1 when not counted: the
+  // router's tpm reservation and context-window checks use it instead of an estimate.
+  int64_t countedPromptTokens = -1;
 };
 
 // One failed attempt: which deployment, and why.

@@ -66,7 +66,7 @@ std::optional<GatewayError> Engine::prepareChat(http::Request& req, Scratch& sc)
   if (sc.chat.hasRouterFields) {
     if (auto e = readRequestRouting(sc)) return e;
   }
-  return startRoute(req, sc);
+  return std::nullopt;
 }
 
 net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseWriter& out,
@@ -74,6 +74,10 @@ net::awaitable<void> Engine::chatCompletions(http::Request& req, http::ResponseW
   auto sc = scratch_.get();
   // The error goes through the Scratch, not a local: this frame stays small (see the top).
   sc->failure = prepareChat(req, *sc);
+  if (!sc->failure && outcome.admission != nullptr) {
+    sc->failure = co_await outcome.admission->admitChat(req, sc->chat, outcome);
+  }
+  if (!sc->failure) sc->failure = startRoute(req, *sc);
   outcome.stream = sc->chat.stream;
   if (sc->failure) {
     co_await sendError(out, *sc->failure, outcome);
@@ -178,7 +182,8 @@ const DeploymentRt* Engine::pickNext(Scratch& sc, RequestOutcome& outcome) {
   if (step != nullptr) in.tiers = step->tiers;
   in.tried = sc.tried;
   in.stream = sc.chat.stream;
-  in.promptTokens = static_cast<int64_t>(sc.body.size() / 4);
+  in.promptTokens = outcome.countedPromptTokens >= 0 ? outcome.countedPromptTokens
+                                                     : static_cast<int64_t>(sc.body.size() / 4);
   in.checkContextWindow =
       rs.enablePreCallChecks || !g.contextFallbacks.empty() || !r.contextFallbacks.empty();
   const router::Pick p = selector_.pick(in, sc.reservation);

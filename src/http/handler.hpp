@@ -26,13 +26,24 @@ struct Request {
     auto q = t.find('?');
     return q == std::string_view::npos ? t : t.substr(0, q);
   }
+  // The raw query string, without '?' ("" when none).
+  [[nodiscard]] std::string_view query() const {
+    std::string_view t = head.target;
+    auto q = t.find('?');
+    // Never a null view: parsers given data() may not expect nullptr.
+    return q == std::string_view::npos ? t.substr(t.size()) : t.substr(q + 1);
+  }
   std::string& body() { return head.body; }
+  [[nodiscard]] const std::string& body() const { return head.body; }
 };
 
 class Handler {
  public:
   virtual ~Handler() = default;
   virtual boost::asio::awaitable<void> handle(Request& req, ResponseWriter& out) = 0;
+  // Called once on the I/O thread when the worker drains and its last session has ended: the
+  // handler lets go of what keeps the io_context busy (timers, background connections).
+  virtual void onDrained() {}
 };
 
 }  // namespace llmux::http

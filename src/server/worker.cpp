@@ -104,7 +104,13 @@ void Worker::remove(std::list<Session*>::iterator it) {
 
 void Worker::stopSweepWhenIdle() {
   // The sweep's tick keeps the io_context busy; once draining and empty, let run() return.
-  if (draining_ && sessions_.empty()) sweep.stop();
+  if (draining_ && sessions_.empty()) {
+    sweep.stop();
+    if (!drainedNotified_) {
+      drainedNotified_ = true;
+      handler_->onDrained();
+    }
+  }
 }
 
 void Worker::forceClose() {

@@ -44,6 +44,7 @@ class Worker {
   std::unique_ptr<http::Handler> handler_;
   std::list<Session*> sessions_;
   bool draining_ = false;
+  bool drainedNotified_ = false;  // handler_->onDrained() was called
   uint64_t idPrefix_ = 0;
   uint64_t idCounter_ = 0;
   std::thread thread_;

@@ -169,5 +169,10 @@ def main():
 
 if __name__ == "__main__":
     code = main()
+    try:
+        import services  # the shared Redis / PostgreSQL servers, if a test started them
+        services.stop_shared()
+    except Exception as e:  # noqa: BLE001 - the servers die with us anyway (pdeathsig)
+        print(f"stopping shared services: {e}", file=sys.stderr)
     sys.stdout.flush()
     os._exit(code)  # don't wait for stuck daemon threads

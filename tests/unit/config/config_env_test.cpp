@@ -97,11 +97,11 @@ TEST(ConfigEnv, OnlyTheWholeValuePrefixIsAReference) {
 TEST(ConfigEnv, UnimplementedKeysAreNotResolved) {
   ScopedEnv unset("LLMUX_T_UNSET2", std::nullopt);
   Config c = loadOk(R"(router_settings:
-  redis_password: os.environ/LLMUX_T_UNSET2
+  cache_kwargs: os.environ/LLMUX_T_UNSET2
 )");
   // "not implemented", and no "not set" on top of it.
-  ASSERT_EQ(warningsAt(c, "router_settings.redis_password").size(), 1u);
-  EXPECT_EQ(warningsAt(c, "router_settings.redis_password")[0]->message,
+  ASSERT_EQ(warningsAt(c, "router_settings.cache_kwargs").size(), 1u);
+  EXPECT_EQ(warningsAt(c, "router_settings.cache_kwargs")[0]->message,
             "accepted but not implemented yet");
 }
 

@@ -26,6 +26,9 @@ TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
   ScopedEnv azureAd("LLMUX_REALISTIC_AZURE_AD_TOKEN", std::nullopt);
   ScopedEnv awsKey("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
   ScopedEnv awsSecret("AWS_SECRET_ACCESS_KEY", "secret");
+  ScopedEnv redisHost("REDIS_HOST", "redis.internal");
+  ScopedEnv redisPassword("REDIS_PASSWORD", "pw");
+  ScopedEnv databaseUrl("DATABASE_URL", "postgresql://llmux@db/llmux");
   LoadResult r = loadConfigFile(dataPath("litellm_realistic.yaml"), {.exportEnvironment = false});
   for (const Problem& p : r.problems) ADD_FAILURE() << p.format("litellm_realistic.yaml");
   ASSERT_TRUE(r.config);
@@ -47,16 +50,10 @@ TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
       {"litellm_settings.failure_callback", 66},
       {"litellm_settings.callbacks", 67},
       {"litellm_settings.cache", 72},
-      {"litellm_settings.cache_params", 73},
-      {"router_settings.redis_host", 81},
-      {"router_settings.redis_password", 82},
-      {"router_settings.redis_port", 83},
-      {"general_settings.database_url", 92},
       {"general_settings.store_model_in_db", 93},
       {"general_settings.alerting", 94},
       {"general_settings.alerting_threshold", 95},
       {"general_settings.allowed_routes", 96},
-      {"general_settings.proxy_batch_write_at", 97},
       {"guardrails", 100},
       {"callback_settings", 106},
       {"credential_list", 110},
@@ -73,6 +70,12 @@ TEST(ConfigLitellm, RealisticConfigLoadsWithTheExpectedWarnings) {
       EXPECT_EQ(w.message, kNotImplemented) << w.path;
     }
   }
+
+  // Governance (issue 5): the database and the Redis for shared counters.
+  EXPECT_EQ(c.governance.databaseUrl, "postgresql://llmux@db/llmux");
+  EXPECT_EQ(c.governance.redisHost, "redis.internal");
+  EXPECT_EQ(c.governance.redisPassword, "pw");
+  EXPECT_EQ(c.governance.redisPort, 6379);
 
   ASSERT_EQ(c.deployments.size(), 6u);
   EXPECT_EQ(c.deployments[0].id, "gpt-4o-primary");
@@ -129,6 +132,9 @@ TEST(ConfigLitellm, EachUnimplementedPathIsWarnedExactlyOnce) {
   ScopedEnv azureAd("LLMUX_REALISTIC_AZURE_AD_TOKEN", "set");
   ScopedEnv awsKey("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
   ScopedEnv awsSecret("AWS_SECRET_ACCESS_KEY", "secret");
+  ScopedEnv redisHost("REDIS_HOST", "redis.internal");
+  ScopedEnv redisPassword("REDIS_PASSWORD", "pw");
+  ScopedEnv databaseUrl("DATABASE_URL", "postgresql://llmux@db/llmux");
   LoadResult r = loadConfigFile(dataPath("litellm_realistic.yaml"), {.exportEnvironment = false});
   ASSERT_TRUE(r.config);
   std::set<std::string> seen;
@@ -169,7 +175,8 @@ TEST(ConfigLitellm, RouterSettingsUnknownKeysWarnImplementedKeysDoNot) {
   EXPECT_EQ(c.router.strategy, RoutingStrategy::LatencyBased);
   ASSERT_EQ(warningsAt(c, "router_settings.routing_strategy_args.ttl").size(), 1u);
   EXPECT_EQ(warningsAt(c, "router_settings.routing_strategy_args.ttl")[0]->line, 3);
-  EXPECT_EQ(warningsAt(c, "router_settings.redis_host").size(), 1u);
+  EXPECT_TRUE(warningsAt(c, "router_settings.redis_host").empty());  // read since issue 5
+  EXPECT_EQ(c.governance.redisHost, "localhost");
   EXPECT_EQ(warningsAt(c, "router_settings.cache_responses").size(), 1u);
   EXPECT_EQ(warningsAt(c, "router_settings.enable_tag_filtering").size(), 1u);
   for (const Warning& w : c.warnings) {
@@ -210,8 +217,8 @@ litellm_settings:
   cache: true
 )");
   EXPECT_EQ(c.masterKey, "sk-1234");
-  EXPECT_EQ(warningsAt(c, "general_settings.database_url").size(), 1u);
-  EXPECT_EQ(warningsAt(c, "general_settings.database_url")[0]->line, 3);
+  EXPECT_TRUE(warningsAt(c, "general_settings.database_url").empty());  // read since issue 5
+  EXPECT_EQ(c.governance.databaseUrl, "postgresql://u:p@db/litellm");
   EXPECT_EQ(warningsAt(c, "general_settings.key_management_settings").size(), 1u);
   EXPECT_EQ(warningsAt(c, "litellm_settings.success_callback").size(), 1u);
   EXPECT_EQ(warningsAt(c, "litellm_settings.cache").size(), 1u);
