@@ -3,7 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CONFIG ?= examples/quickstart.yaml
 
-.PHONY: all deps build build-debug run test unit integration e2e bench bench-routing fuzz format tidy clean
+.PHONY: all deps build build-debug run test unit integration e2e bench bench-routing bench-governance fuzz format tidy clean
 
 all: build
 
@@ -52,6 +52,10 @@ bench: build
 # Issue 4's figures: the routing decision's CPU cost, and a group with a flaky and a dead deployment.
 bench-routing: build
 	@bench/routing.sh
+
+# Issue 5's figures: a virtual key with limits and spend logging, SQLite default and Redis limits.
+bench-governance: build
+	@bench/governance.sh
 
 # Long fuzzing runs (not part of `make test`): FUZZ_SECONDS per target.
 fuzz: build-debug

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "api/cooldown_sync.hpp"
 #include "api/governance_runtime.hpp"
 #include "api/request_meta.hpp"
 #include "common/text.hpp"
@@ -56,6 +57,24 @@ std::string_view credential(const http::Request& req) {
 
 bool equalsSecret(std::string_view a, const std::string& secret) {
   return a.size() == secret.size() && CRYPTO_memcmp(a.data(), secret.data(), a.size()) == 0;
+}
+
+// A key's allowed_routes (key_type sets them): LiteLLM's route family names, exact paths, or a
+// prefix ending in '*'.
+bool routeAllowed(const std::vector<std::string>& allowed, std::string_view path) {
+  const bool llm = path.starts_with("/v1/") || path == "/chat/completions" ||
+                   path == "/completions" || path == "/embeddings" || path == "/models" ||
+                   path == "/utils/token_counter";
+  const bool info = governance::isInfoRoute(path);
+  const bool management = governance::isManagementRoute(path);
+  for (const std::string& a : allowed) {
+    if ((a == "llm_api_routes" && llm) || (a == "info_routes" && info) ||
+        (a == "management_routes" && management) || a == path ||
+        (a.ends_with('*') && path.starts_with(std::string_view(a).substr(0, a.size() - 1)))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // A body the counter refuses is the engine's to answer; admission then goes by its size.
@@ -112,10 +131,16 @@ Gatekeeper::Gatekeeper(GovernanceRuntime& rt, engine::Gateway& gw, net::any_io_e
     redisConn_->start();
     rt.registerRedis(redisConn_);
     redis_ = std::make_unique<kv::RedisLimiter>(redisConn_);
+    // One thread per instance shares the router's deployment cooldowns.
+    if (worker == 0) {
+      cooldowns_ = std::make_shared<CooldownSync>(gw, redisConn_, ex);
+      cooldowns_->start();
+    }
   }
 }
 
 Gatekeeper::~Gatekeeper() {
+  if (cooldowns_) cooldowns_->stop();
   redis_.reset();
   if (redisConn_) redisConn_->stop();
 }
@@ -131,6 +156,7 @@ net::awaitable<void> closeRedis(std::unique_ptr<kv::RedisLimiter> limiter,
 }  // namespace
 
 void Gatekeeper::onDrained() {
+  if (cooldowns_) cooldowns_->stop();
   if (!redis_) return;
   net::co_spawn(ex_, closeRedis(std::move(redis_), redisConn_), net::detached);
 }
@@ -163,7 +189,11 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::authenticate(const http:
     const uint64_t epoch = keys_.epoch();
     auto loaded = co_await rt_.store().run(
         [hash, now](store::Db& db) { return auth::loadPrincipal(db, hash, now); });
-    if (!loaded || loaded->dbError) {
+    if ((!loaded || loaded->dbError) && hit.stale) {
+      // The database is down but this thread knew the key: keep serving it as it was.
+      hit.found = true;
+      hit.value = hit.stale;
+    } else if (!loaded || loaded->dbError) {
       if (rt_.settings().allowRequestsOnDbUnavailable) {
         st.principal = makeOpen(auth::Principal::Kind::Open);
         co_return std::nullopt;
@@ -173,11 +203,12 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::authenticate(const http:
       e.code = "no_db_connection";
       e.retryAfterSeconds = 1;
       co_return e;
+    } else {
+      keys_.put(hash, loaded->principal, epoch, now);
+      rt_.notePrincipal(loaded->principal);
+      hit.found = true;
+      hit.value = loaded->principal;
     }
-    keys_.put(hash, loaded->principal, epoch, now);
-    rt_.notePrincipal(loaded->principal);
-    hit.found = true;
-    hit.value = loaded->principal;
   }
   if (!hit.value) {
     rt_.authFailures.fetch_add(1, std::memory_order_relaxed);
@@ -196,6 +227,17 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::authenticate(const http:
     rt_.authFailures.fetch_add(1, std::memory_order_relaxed);
     co_return governance::expiredKeyError(p.keyAlias.empty() ? p.keyName : p.keyAlias, *p.expiresMs,
                                           now);
+  }
+  if (!p.allowedRoutes.empty() && !routeAllowed(p.allowedRoutes, req.path())) {
+    GatewayError e;
+    e.status = 403;
+    e.type = "permission_denied";
+    e.code = "route_not_allowed";
+    std::string list;
+    for (const auto& r : p.allowedRoutes) list += (list.empty() ? "" : ", ") + r;
+    e.message = fmt::format("This key may only call these routes: {}. Tried to call {}.", list,
+                            utf8Prefix(req.path(), 200));
+    co_return e;
   }
   st.principal = hit.value;
   co_return std::nullopt;
@@ -441,10 +483,9 @@ double Gatekeeper::keySpend(const RequestGov& st, double thisRequest) const {
   return governance::fromNano(known) + thisRequest;
 }
 
-void Gatekeeper::finish(const http::Request& req, RequestGov& st, const engine::RequestOutcome& o,
-                        int status) {
-  if (!st.principal) return;  // refused before authentication: nothing to settle or log
-  const double cost = st.costUsd.value_or(costOf(o));
+void Gatekeeper::settle(RequestGov& st, const engine::RequestOutcome& o, double cost) {
+  if (st.settled) return;
+  st.settled = true;
   const int64_t now = wallMs();
   if (cost > 0) rt_.spendNano.fetch_add(governance::toNano(cost), std::memory_order_relaxed);
   if (st.admitted) {
@@ -458,7 +499,7 @@ void Gatekeeper::finish(const http::Request& req, RequestGov& st, const engine::
     s.reserveBudget = rt_.settings().reserveBudget;
     s.nowMs = now;
     if (st.viaRedis) {
-      redis_->settle(s);
+      if (redis_) redis_->settle(s);
     } else if (st.degraded) {
       rt_.degraded().settle(s, st.admittedMs);
     } else {
@@ -475,10 +516,30 @@ void Gatekeeper::finish(const http::Request& req, RequestGov& st, const engine::
     }
     if (!counted) rt_.local().recordSpend(st.principal->spendView, governance::toNano(cost));
   }
+}
+
+void Gatekeeper::finish(const http::Request& req, RequestGov& st,
+                        const engine::RequestOutcome& outcome, int status) {
+  if (!st.principal) return;  // refused before authentication: nothing to settle or log
+  // An answer without usage (a stream from a provider that sends none): the prompt is billed at
+  // admission's count, and the row says the tokens are llmux's own.
+  const engine::RequestOutcome* op = &outcome;
+  engine::RequestOutcome patched;
+  if (!st.settled && outcome.deployment >= 0 && outcome.status == 200 &&
+      outcome.promptTokens <= 0 && outcome.countedPromptTokens > 0) {
+    patched = outcome;
+    patched.promptTokens = outcome.countedPromptTokens;
+    patched.admission = nullptr;
+    st.tokensEstimated = true;
+    op = &patched;
+  }
+  const engine::RequestOutcome& o = *op;
+  const double cost = st.costUsd.value_or(costOf(o));
+  settle(st, o, cost);  // streams and refusals; whole answers settled before they went out
   store::SpendWriter* w = rt_.spend();
   if (w == nullptr) return;
   store::SpendRow row;
-  fillSpendRow(req, st, o, status, cost, now, gw_, row);
+  fillSpendRow(req, st, o, status, cost, wallMs(), gw_, row);
   w->push(worker_, std::move(row));
 }
 

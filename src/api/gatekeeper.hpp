@@ -29,6 +29,7 @@ class RedisLimiter;
 namespace llmux::api {
 
 class GovernanceRuntime;
+class CooldownSync;
 
 // What governance reads from a request body and headers (api/request_meta.hpp).
 struct RequestMeta {
@@ -49,6 +50,7 @@ struct RequestGov {
   bool admitted = false;
   bool viaRedis = false;  // admitted by Redis (settle there too)
   bool degraded = false;  // admitted by the per-instance share while Redis was unreachable
+  bool settled = false;
   int64_t admittedMs = 0;
   int64_t reservedTokens = 0;
   int64_t reservedCostNano = 0;
@@ -88,7 +90,10 @@ class Gatekeeper final {
   // and input from the body (a body the engine will refuse is let through to it).
   boost::asio::awaitable<std::optional<GatewayError>> admitOther(http::Request& req,
                                                                  RequestGov& st);
-  // Settles the admission with what the request used and queues its spend-log row.
+  // Settles the admission with what the request used (once; a whole answer is settled just
+  // before it is written, so the client's next request sees the true counters).
+  void settle(RequestGov& st, const engine::RequestOutcome& o, double cost);
+  // Settles (if not yet) and queues the request's spend-log row.
   void finish(const http::Request& req, RequestGov& st, const engine::RequestOutcome& o,
               int status);
   // The request's cost from its outcome (USD), 0 when unpriced.
@@ -126,7 +131,8 @@ class Gatekeeper final {
   auth::CustomerCache customers_;
   std::shared_ptr<kv::RedisConnection> redisConn_;
   std::unique_ptr<kv::RedisLimiter> redis_;
-  bool redisWasDown_ = false;  // for logging transitions once per thread
+  bool redisWasDown_ = false;                // for logging transitions once per thread
+  std::shared_ptr<CooldownSync> cooldowns_;  // worker 0 only, with Redis
 };
 
 // The per-request engine hook (engine::AdmissionHook) that forwards to the thread's Gatekeeper.

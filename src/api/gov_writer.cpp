@@ -42,7 +42,10 @@ std::span<const http::Header> GovWriter::merge(std::span<const http::Header> hea
 
 net::awaitable<bool> GovWriter::respond(int status, std::span<const http::Header> headers,
                                         std::string_view body) {
-  co_return co_await inner_.respond(status, merge(headers, status < 400), body);
+  const auto merged = merge(headers, status < 400);
+  // The usage of a whole answer is known now: settle before the client can send its next request.
+  if (st_.principal) gk_.settle(st_, o_, st_.costUsd.value_or(gk_.costOf(o_)));
+  co_return co_await inner_.respond(status, merged, body);
 }
 
 net::awaitable<bool> GovWriter::beginStream(int status, std::span<const http::Header> headers) {

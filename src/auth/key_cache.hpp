@@ -20,6 +20,9 @@ class TtlCache {
   struct Hit {
     bool found = false;                 // an entry is present and fresh
     std::shared_ptr<const View> value;  // null for a negative entry
+    // When not found: the expired entry, if any. Used while the database cannot be reached, so
+    // an outage longer than the TTL does not lock out keys this thread already knows.
+    std::shared_ptr<const View> stale;
   };
 
   TtlCache(const std::atomic<uint64_t>& epoch, int64_t ttlMs, size_t maxEntries)
@@ -31,10 +34,9 @@ class TtlCache {
     const Entry& e = it->second;
     if (e.epoch != epoch_.load(std::memory_order_acquire) || nowMs - e.loadedMs >= ttlMs_ ||
         nowMs < e.loadedMs) {
-      map_.erase(it);
-      return {};
+      return {false, nullptr, e.value};  // replaced by the next put()
     }
-    return {true, e.value};
+    return {true, e.value, nullptr};
   }
 
   // `epochAtLoad`: the epoch read before the load started, so a write that lands during the

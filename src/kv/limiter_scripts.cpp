@@ -117,7 +117,7 @@ for i = 1, n do
     if over then
       local retry = 0
       if d.period > now then retry = math.ceil((d.period - now) / 1000) end
-      return refuse(i, 3, d.max, d.spent, retry, 0)
+      return refuse(i, 3, d.max, d.spent + d.res, retry, 0)
     end
   end
   st[i] = d
