@@ -3,8 +3,9 @@
 # beside nginx as a plain proxy (and Portkey with PORTKEY=1), in the same compare.sh run each:
 #   1. sqlite: the embedded default (SQLite file, in-process limits);
 #   2. redis:  the same limits counted in a local redis-server (one Lua round trip per request).
-# The key has rpm/tpm/parallel limits and a budget far above what the run uses, so every request
-# goes through admission, settlement and a spend-log row without being refused.
+# The key has rpm and tpm limits far above what the run uses, so every request goes through
+# admission, settlement and a spend-log row without being refused. BENCH_KEY_FIELDS adds more
+# (e.g. '"max_parallel_requests":100000,"max_budget":1000000' for the parallel and budget paths).
 #   BENCH_SECONDS (8) BENCH_CONNS (32) PORTKEY (0) PIN (0: see bench/run.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,9 +40,9 @@ for mode in sqlite redis; do
   gw_pid=$!
   for _ in $(seq 100); do curl -sf http://127.0.0.1:4000/health/readiness >/dev/null && break; sleep 0.05; done
   key=$(curl -sf http://127.0.0.1:4000/key/generate -H 'authorization: Bearer sk-bench' \
-          -d '{"key_alias":"bench","rpm_limit":1000000000,"tpm_limit":1000000000000,"max_parallel_requests":100000,"max_budget":1000000}' |
+          -d "{\"key_alias\":\"bench\",\"rpm_limit\":1000000000,\"tpm_limit\":1000000000000${BENCH_KEY_FIELDS:+,$BENCH_KEY_FIELDS}}" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
-  echo "== $mode: virtual key with rpm/tpm/parallel limits and a budget, spend logging on"
+  echo "== $mode: virtual key with rpm and tpm limits${BENCH_KEY_FIELDS:+ and $BENCH_KEY_FIELDS}, spend logging on"
   SCENARIO=openai GW_MODEL=gpt-4o-mini GW_PID=$gw_pid GW_KEY=$key PORTKEY=${PORTKEY:-0} \
     GW_URL=http://127.0.0.1:4000/v1/chat/completions "$shared/compare.sh" "$secs" "$conns"
   sleep 1  # the spend writer's last batch
