@@ -18,6 +18,7 @@
 #include "observability/metrics.hpp"
 #include "store/db.hpp"
 #include "store/store.hpp"
+#include "tokenizer/encoding.hpp"
 
 namespace llmux::api {
 
@@ -82,6 +83,10 @@ std::unique_ptr<GovernanceRuntime> GovernanceRuntime::start(const config::Config
       }
     }
   }
+  // Build the BPE tables now (tens of ms; more under sanitizers) rather than in the first request
+  // that needs them.
+  tokenizer::Encoding::get("o200k_base");
+  tokenizer::Encoding::get("cl100k_base");
   rt->local_ = std::make_unique<governance::LocalLimiter>(1);
   rt->degraded_ = std::make_unique<governance::LocalLimiter>(std::max(1, cfg.governance.instances));
 
