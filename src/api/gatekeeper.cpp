@@ -84,11 +84,18 @@ tokenizer::Count countOrEstimate(const std::variant<tokenizer::Count, GatewayErr
   return tokenizer::Count{static_cast<int64_t>(body.size() / 4), false, "estimate"};
 }
 
-std::shared_ptr<const auth::Principal> makeOpen(auth::Principal::Kind kind) {
-  auto p = std::make_shared<auth::Principal>();
-  p->kind = kind;
-  p->role = governance::Role::ProxyAdmin;
-  return p;
+// The master key's and open mode's principals: immutable, so one of each serves every thread
+// (no allocation per request on these paths).
+const std::shared_ptr<const auth::Principal>& makeOpen(auth::Principal::Kind kind) {
+  auto make = [](auth::Principal::Kind k) {
+    auto p = std::make_shared<auth::Principal>();
+    p->kind = k;
+    p->role = governance::Role::ProxyAdmin;
+    return std::shared_ptr<const auth::Principal>(std::move(p));
+  };
+  static const std::shared_ptr<const auth::Principal> open = make(auth::Principal::Kind::Open);
+  static const std::shared_ptr<const auth::Principal> master = make(auth::Principal::Kind::Master);
+  return kind == auth::Principal::Kind::Master ? master : open;
 }
 
 // Both allow-lists (the key's and its team's) must allow the model.
