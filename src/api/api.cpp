@@ -50,9 +50,33 @@ Api::Route Api::route(std::string_view path) {
   return Route::NotFound;
 }
 
+RequestStatePool::Lease::Lease(RequestStatePool& pool) : pool_(pool) {
+  if (pool_.free_.empty()) {
+    s_ = std::make_unique<RequestState>();
+    return;
+  }
+  s_ = std::move(pool_.free_.back());
+  pool_.free_.pop_back();
+}
+
+RequestStatePool::Lease::~Lease() {
+  constexpr size_t kMaxFree = 1024;  // bounds what a burst of concurrency leaves behind
+  constexpr size_t kMaxKeptBytes = 64 * 1024;
+  if (pool_.free_.size() >= kMaxFree) return;
+  s_->st.reset();
+  // An unusually large request's strings are not kept for the next one.
+  for (std::string* t : {&s_->st.metadata, &s_->st.tags, &s_->st.endUser, &s_->st.model}) {
+    if (t->capacity() > kMaxKeptBytes) std::string().swap(*t);
+  }
+  s_->gov.extra.clear();
+  pool_.free_.push_back(std::move(s_));
+}
+
 net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) {
   engine::RequestOutcome o;
-  RequestGov st;
+  RequestStatePool::Lease state(states_);
+  RequestGov& st = state->st;
+  GovBuffers& gb = state->gov;
   const uint64_t bytesBefore = out.bytesWritten();
   const auto path = req.path();
   const auto method = req.head.method;
@@ -67,7 +91,7 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
       r == Route::ChatCompletions || r == Route::Embeddings || r == Route::Completions;
 
   if (r == Route::Messages || r == Route::CountTokens) {
-    co_await messages(req, out, o, r, st);
+    co_await messages(req, out, o, r, *state);
   } else if (r == Route::NotFound) {
     co_await engine_.sendError(
         out, GatewayError::notFound("Unknown route: " + std::string(utf8Prefix(path, 200)) + "."),
@@ -93,7 +117,7 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
         RequestAdmission admission(gk_, st);
         o.admission = &admission;
-        GovWriter writer(out, gk_, st, o);
+        GovWriter writer(out, gk_, st, o, gb);
         co_await engine_.chatCompletions(req, writer, o);
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
         break;
@@ -101,7 +125,7 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
       case Route::Embeddings: {
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
         st.callType = "embedding";
-        GovWriter writer(out, gk_, st, o);
+        GovWriter writer(out, gk_, st, o, gb);
         if (auto e = co_await gk_.admitOther(req, st)) {
           co_await engine_.sendError(writer, *e, o);
         } else {
@@ -113,7 +137,7 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
       case Route::Completions: {
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
         st.callType = "text_completion";
-        GovWriter writer(out, gk_, st, o);
+        GovWriter writer(out, gk_, st, o, gb);
         if (auto e = co_await gk_.admitOther(req, st)) {
           co_await engine_.sendError(writer, *e, o);
         } else {
@@ -168,7 +192,8 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
 }
 
 net::awaitable<void> Api::messages(http::Request& req, http::ResponseWriter& out,
-                                   engine::RequestOutcome& o, Route r, RequestGov& st) {
+                                   engine::RequestOutcome& o, Route r, RequestState& rs) {
+  RequestGov& st = rs.st;
   // Errors before the engine runs are answered in Anthropic's shape too.
   auto fail = [&](GatewayError e,
                   std::span<const http::Header> extra = {}) -> net::awaitable<void> {
@@ -215,7 +240,7 @@ net::awaitable<void> Api::messages(http::Request& req, http::ResponseWriter& out
       co_return;
     }
     st.callType = "anthropic_messages";
-    GovWriter gov(out, gk_, st, o);
+    GovWriter gov(out, gk_, st, o, rs.gov);
     AnthropicErrorWriter writer(gov);
     if (auto e = co_await gk_.admitOther(req, st)) {
       co_await engine_.sendError(writer, *e, o);
@@ -242,7 +267,7 @@ net::awaitable<void> Api::messages(http::Request& req, http::ResponseWriter& out
   info.idFallback = std::string(req.requestId);
   req.head.body.swap(openaiBody);
   st.callType = "anthropic_messages";
-  GovWriter gov(out, gk_, st, o);
+  GovWriter gov(out, gk_, st, o, rs.gov);
   AnthropicWriter writer(gov, info);
   RequestAdmission admission(gk_, st);
   o.admission = &admission;

@@ -4,13 +4,42 @@
 // records one metrics observation and one access-log record.
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
+#include <vector>
 
 #include "api/gatekeeper.hpp"
+#include "api/gov_writer.hpp"
 #include "engine/engine.hpp"
 #include "engine/gateway.hpp"
 #include "http/handler.hpp"
 
 namespace llmux::api {
+
+// One request's API-level state, recycled through a per-thread free list so that a request's
+// governance state and header storage keep their capacity and stay out of the coroutine frame.
+struct RequestState {
+  RequestGov st;
+  GovBuffers gov;
+};
+
+class RequestStatePool {
+ public:
+  class Lease {
+   public:
+    explicit Lease(RequestStatePool& pool);
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    RequestState& operator*() { return *s_; }
+    RequestState* operator->() { return s_.get(); }
+
+   private:
+    RequestStatePool& pool_;
+    std::unique_ptr<RequestState> s_;
+  };
+
+ private:
+  std::vector<std::unique_ptr<RequestState>> free_;
+};
 
 class Api final : public http::Handler {
  public:
@@ -41,7 +70,7 @@ class Api final : public http::Handler {
   void record(const http::Request& req, const http::ResponseWriter& out,
               const engine::RequestOutcome& o, uint64_t bytesOut);
   boost::asio::awaitable<void> messages(http::Request& req, http::ResponseWriter& out,
-                                        engine::RequestOutcome& o, Route r, RequestGov& st);
+                                        engine::RequestOutcome& o, Route r, RequestState& rs);
   boost::asio::awaitable<void> readiness(http::ResponseWriter& out, engine::RequestOutcome& o);
   boost::asio::awaitable<void> info(http::Request& req, http::ResponseWriter& out,
                                     engine::RequestOutcome& o, Route r, RequestGov& st);
@@ -51,6 +80,7 @@ class Api final : public http::Handler {
   Gatekeeper gk_;
   observability::Shard& shard_;
   simdjson::dom::parser messagesParser_;  // /v1/messages bodies (used before any co_await)
+  RequestStatePool states_;
 };
 
 }  // namespace llmux::api

@@ -123,7 +123,10 @@ Gatekeeper::Gatekeeper(GovernanceRuntime& rt, engine::Gateway& gw, net::any_io_e
       ex_(ex),
       worker_(worker),
       keys_(rt.epoch(), rt.settings().keyCacheTtl.count(), 100000),
-      customers_(rt.epoch(), rt.settings().keyCacheTtl.count(), 100000) {
+      customers_(rt.epoch(), rt.settings().keyCacheTtl.count(), 100000),
+      routerCountsTokens_(gw.cfg.router.enablePreCallChecks ||
+                          gw.cfg.router.strategy == config::RoutingStrategy::UsageBased ||
+                          !gw.cfg.router.contextWindowFallbacks.empty()) {
   if (rt.redisConfigured()) {
     const auto& s = rt.settings();
     kv::ConnectionConfig o;
@@ -190,7 +193,7 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::authenticate(const http:
     co_return std::nullopt;
   }
   const std::string hash = governance::hashKey(cred);
-  const int64_t now = wallMs();
+  const int64_t now = st.startMs;  // one clock read per request start
   auto hit = keys_.find(hash, now);
   if (!hit.found) {
     const uint64_t epoch = keys_.epoch();
@@ -255,19 +258,32 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::admitChat(http::Request&
                                                                   engine::RequestOutcome& outcome,
                                                                   RequestGov& st) {
   const auth::Principal& p = *st.principal;
-  st.model = std::string(chat.model);
+  st.model.assign(chat.model);
+  // One parse of the body serves the metadata and the token count (nothing below suspends while
+  // the parser's document is in use).
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::object root;
+  const std::string& body = req.body();
+  const bool parsed = parser.parse(body.data(), body.size()).get(root) == simdjson::SUCCESS;
   RequestMeta meta;
-  readRequestMeta(req, chat, meta);
+  readRequestMeta(req, parsed ? &root : nullptr, meta);
   // Key (then team) aliases rename the model before anything else looks at it.
   if (auto it = p.aliases.find(st.model); it != p.aliases.end()) {
     chat.modelStorage = it->second;
     chat.model = chat.modelStorage;
     chat.modelOwned = true;
   }
-  const tokenizer::Count count = countOrEstimate(
-      tokenizer::countChatBody(upstreamModelOf(chat.model), req.body()), req.body());
-  outcome.countedPromptTokens = count.tokens;
-  co_return co_await admitModel(st, chat.model, count, std::move(meta));
+  // Exact counts cost a tokenization of the prompt: only when a limit, a budget or the router
+  // uses them. Otherwise the router estimates, and a stream that ends without usage is counted
+  // in finish().
+  tokenizer::Count count{static_cast<int64_t>(body.size() / 4), false, "estimate"};
+  if (parsed && needsTokenCount(p, chat, meta)) {
+    count = countOrEstimate(tokenizer::countChatObject(upstreamModelOf(chat.model), root), body);
+    outcome.countedPromptTokens = count.tokens;
+  }
+  const int64_t maxTokens = meta.maxTokens;
+  takeMeta(st, std::move(meta));
+  co_return co_await admitModel(st, chat.model, count, maxTokens);
 }
 
 net::awaitable<std::optional<GatewayError>> Gatekeeper::admitOther(http::Request& req,
@@ -289,7 +305,29 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::admitOther(http::Request
       : st.callType == "embedding"        ? tokenizer::countPromptBody(upstream, body, "input")
                                           : tokenizer::countPromptBody(upstream, body, "prompt"),
       body);
-  co_return co_await admitModel(st, st.model, count, std::move(meta));
+  const int64_t maxTokens = meta.maxTokens;
+  takeMeta(st, std::move(meta));
+  co_return co_await admitModel(st, st.model, count, maxTokens);
+}
+
+bool Gatekeeper::needsTokenCount(const auth::Principal& p, const types::ChatRequest& chat,
+                                 const RequestMeta& meta) const {
+  // Admission: a tpm limit or a budget on any descriptor the request may be checked against
+  // (an end user may bring a budget of its own).
+  if (!meta.user.empty() || !p.modelTpm.empty() || !p.modelBudget.empty()) return true;
+  for (const Descriptor& d : p.descriptors) {
+    if (d.tpm || d.maxBudgetNano) return true;
+  }
+  // Routing: deployment tpm limits, context-window checks, token-based strategies, or routing
+  // fields in the request (per-request context fallbacks).
+  if (chat.hasRouterFields || routerCountsTokens_) return true;
+  const engine::GroupMatch match = gw_.matchGroup(chat.model);
+  if (match.group == nullptr) return false;
+  if (!match.group->contextFallbacks.empty()) return true;
+  for (size_t idx : match.group->deployments) {
+    if (gw_.deployments[idx].cfg->tpm) return true;
+  }
+  return false;
 }
 
 std::string_view Gatekeeper::upstreamModelOf(std::string_view model) const {
@@ -300,14 +338,28 @@ std::string_view Gatekeeper::upstreamModelOf(std::string_view model) const {
   return d.wildcard ? match.capture : d.upstreamModel;
 }
 
-net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& st,
-                                                                   std::string_view model,
-                                                                   const tokenizer::Count& count,
-                                                                   RequestMeta meta) {
-  const auth::Principal& p = *st.principal;
+// A cache miss: its own (rarely allocated) coroutine frame, not admitModel's.
+net::awaitable<std::shared_ptr<const auth::CustomerView>> Gatekeeper::loadCustomer(std::string id,
+                                                                                   int64_t now) {
+  const uint64_t epoch = customers_.epoch();
+  auto loaded = co_await rt_.store().run(
+      [id, now](store::Db& db) { return auth::loadCustomer(db, id, now); });
+  if (!loaded || loaded->dbError) co_return nullptr;
+  customers_.put(id, loaded->view, epoch, now);
+  co_return loaded->view;
+}
+
+void Gatekeeper::takeMeta(RequestGov& st, RequestMeta&& meta) {
   st.endUser = std::move(meta.user);
   st.metadata = std::move(meta.metadata);
   st.tags = std::move(meta.tags);
+}
+
+net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& st,
+                                                                   std::string_view model,
+                                                                   const tokenizer::Count& count,
+                                                                   int64_t maxTokens) {
+  const auth::Principal& p = *st.principal;
   st.tokensEstimated = !count.exact;
   if (p.kind == auth::Principal::Kind::VirtualKey) {
     if (auto e = checkModel(p, model, rt_.accessGroups())) co_return e;
@@ -331,28 +383,18 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& s
   }
   // Budgets reserve the worst case; tpm only what the request says it may use (prompt plus an
   // explicit max_tokens): a tpm smaller than a model's output cap must still admit requests.
-  const int64_t explicitOutput = st.callType == "embedding" ? 0 : meta.maxTokens;
+  const int64_t explicitOutput = st.callType == "embedding" ? 0 : maxTokens;
   const int64_t outputTokens = st.callType == "embedding" ? 0
-                               : meta.maxTokens > 0       ? meta.maxTokens
+                               : maxTokens > 0            ? maxTokens
                                : maxOutputCap > 0         ? maxOutputCap
                                                           : kDefaultOutputReservation;
 
   // End-user limits (the customer's budget row).
   std::shared_ptr<const auth::CustomerView> customer;
   if (!st.endUser.empty()) {
-    const int64_t now = wallMs();
+    const int64_t now = st.startMs;
     auto hit = customers_.find(st.endUser, now);
-    if (!hit.found) {
-      const uint64_t epoch = customers_.epoch();
-      std::string id = st.endUser;
-      auto loaded = co_await rt_.store().run(
-          [id, now](store::Db& db) { return auth::loadCustomer(db, id, now); });
-      if (loaded && !loaded->dbError) {
-        customers_.put(st.endUser, loaded->view, epoch, now);
-        hit.value = loaded->view;
-      }
-    }
-    customer = hit.value;
+    customer = hit.found ? std::move(hit.value) : co_await loadCustomer(st.endUser, now);
     if (customer && customer->blocked) {
       GatewayError e;
       e.status = 403;
@@ -399,7 +441,9 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& s
   ar.costNano = governance::toNano(static_cast<double>(count.tokens) * maxIn +
                                    static_cast<double>(outputTokens) * maxOut);
   ar.reserveBudget = rt_.settings().reserveBudget;
-  ar.nowMs = wallMs();
+  // Admission counts the request when it arrived (this is at most a key or customer lookup
+  // later).
+  ar.nowMs = st.startMs;
   co_return co_await admit(st, ar);
 }
 
@@ -532,10 +576,20 @@ void Gatekeeper::finish(const http::Request& req, RequestGov& st,
   // admission's count, and the row says the tokens are llmux's own.
   const engine::RequestOutcome* op = &outcome;
   engine::RequestOutcome patched;
+  int64_t counted = outcome.countedPromptTokens;
   if (!st.settled && outcome.deployment >= 0 && outcome.status == 200 &&
-      outcome.promptTokens <= 0 && outcome.countedPromptTokens > 0) {
+      outcome.promptTokens <= 0 && counted < 0 &&
+      (st.callType == "chat_completion" || st.callType == "anthropic_messages")) {
+    // Admission did not need the count; the bill does now.
+    const engine::DeploymentRt& d = gw_.deployments[static_cast<size_t>(outcome.deployment)];
+    const std::string_view model = d.wildcard ? std::string_view(st.model) : d.upstreamModel;
+    const auto c = tokenizer::countChatBody(model, req.body());
+    if (const auto* n = std::get_if<tokenizer::Count>(&c)) counted = n->tokens;
+  }
+  if (!st.settled && outcome.deployment >= 0 && outcome.status == 200 &&
+      outcome.promptTokens <= 0 && counted > 0) {
     patched = outcome;
-    patched.promptTokens = outcome.countedPromptTokens;
+    patched.promptTokens = counted;
     patched.admission = nullptr;
     st.tokensEstimated = true;
     op = &patched;
@@ -545,8 +599,8 @@ void Gatekeeper::finish(const http::Request& req, RequestGov& st,
   settle(st, o, cost);  // streams and refusals; whole answers settled before they went out
   store::SpendWriter* w = rt_.spend();
   if (w == nullptr) return;
-  store::SpendRow row;
-  fillSpendRow(req, st, o, status, cost, wallMs(), gw_, row);
+  std::unique_ptr<store::SpendRow> row = w->take(worker_);
+  fillSpendRow(req, st, o, status, cost, wallMs(), gw_, *row);
   w->push(worker_, std::move(row));
 }
 

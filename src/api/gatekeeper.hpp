@@ -65,6 +65,26 @@ struct RequestGov {
   bool tokensEstimated = false;
   // Computed when the response goes out (GovWriter) or at the end.
   std::optional<double> costUsd;
+
+  // Back to a new request's state, keeping the strings' and vectors' capacity (pooled, api.hpp).
+  void reset() {
+    principal.reset();
+    customer.reset();
+    owned.clear();
+    descriptors = nullptr;
+    admitted = viaRedis = degraded = settled = false;
+    admittedMs = reservedTokens = reservedCostNano = 0;
+    admission = governance::AdmitResult{};
+    refusal.reset();
+    model.clear();
+    endUser.clear();
+    metadata.clear();
+    tags.clear();
+    callType.assign("chat_completion");
+    startMs = 0;
+    tokensEstimated = false;
+    costUsd.reset();
+  }
 };
 
 // Output tokens reserved when neither the request nor the price table caps them.
@@ -116,12 +136,19 @@ class Gatekeeper final {
  private:
   boost::asio::awaitable<std::optional<GatewayError>> admit(RequestGov& st,
                                                             governance::AdmitRequest& ar);
+  // Admission of a request whose metadata takeMeta() stored in `st`.
   boost::asio::awaitable<std::optional<GatewayError>> admitModel(RequestGov& st,
                                                                  std::string_view model,
                                                                  const tokenizer::Count& count,
-                                                                 RequestMeta meta);
+                                                                 int64_t maxTokens);
+  static void takeMeta(RequestGov& st, RequestMeta&& meta);
+  boost::asio::awaitable<std::shared_ptr<const auth::CustomerView>> loadCustomer(std::string id,
+                                                                                 int64_t now);
   // The provider's model id for a group (token counting picks the tokenizer by it).
   [[nodiscard]] std::string_view upstreamModelOf(std::string_view model) const;
+  // Whether admission or the router will use the prompt's exact token count.
+  [[nodiscard]] bool needsTokenCount(const auth::Principal& p, const types::ChatRequest& chat,
+                                     const RequestMeta& meta) const;
 
   GovernanceRuntime& rt_;
   engine::Gateway& gw_;
@@ -131,7 +158,9 @@ class Gatekeeper final {
   auth::CustomerCache customers_;
   std::shared_ptr<kv::RedisConnection> redisConn_;
   std::unique_ptr<kv::RedisLimiter> redis_;
-  bool redisWasDown_ = false;                // for logging transitions once per thread
+  bool redisWasDown_ = false;  // for logging transitions once per thread
+  // The router uses exact counts for every group: context-window checks or token-based routing.
+  bool routerCountsTokens_ = false;
   std::shared_ptr<CooldownSync> cooldowns_;  // worker 0 only, with Redis
 };
 

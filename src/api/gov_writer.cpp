@@ -1,6 +1,6 @@
 #include "api/gov_writer.hpp"
 
-#include <fmt/format.h>
+#include <charconv>
 
 #include <chrono>
 
@@ -12,32 +12,38 @@ std::span<const http::Header> GovWriter::merge(std::span<const http::Header> hea
                                                bool withCost) {
   size_t n = 0;
   for (const auto& h : headers) {
-    if (n < merged_.size()) merged_[n++] = h;
+    if (n < b_.merged.size()) b_.merged[n++] = h;
   }
-  if (!st_.principal) return {merged_.data(), n};
-  extra_.clear();
+  if (!st_.principal) return {b_.merged.data(), n};
+  b_.extra.clear();
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   if (st_.refusal) {
-    governance::appendRateLimitHeaders(*st_.refusal, *st_.descriptors, now, extra_);
+    governance::appendRateLimitHeaders(*st_.refusal, *st_.descriptors, now, b_.extra);
   } else if (st_.admitted) {
-    governance::appendRateLimitHeaders(st_.admission, *st_.descriptors, now, extra_);
+    governance::appendRateLimitHeaders(st_.admission, *st_.descriptors, now, b_.extra);
   }
-  for (const auto& [k, v] : extra_) {
-    if (n < merged_.size()) merged_[n++] = {k, v};
+  for (size_t i = 0; i < b_.extra.size(); ++i) {
+    const auto [k, v] = b_.extra[i];
+    if (n < b_.merged.size()) b_.merged[n++] = {k, v};
   }
+  // "%.10g" (to_chars' general format with a precision is printf's).
+  auto usd = [](std::array<char, 32>& buf, double v) {
+    const auto r =
+        std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::general, 10);
+    return std::string_view(buf.data(), r.ec == std::errc{} ? r.ptr - buf.data() : 0);
+  };
   if (withCost && o_.deployment >= 0) {
     const double cost = gk_.costOf(o_);
     st_.costUsd = cost;
-    cost_ = fmt::format("{:.10g}", cost);
-    if (n < merged_.size()) merged_[n++] = {"x-llmux-response-cost", cost_};
+    if (n < b_.merged.size()) b_.merged[n++] = {"x-llmux-response-cost", usd(b_.cost, cost)};
   }
   if (st_.principal->kind == auth::Principal::Kind::VirtualKey) {
-    spend_ = fmt::format("{:.10g}", gk_.keySpend(st_, st_.costUsd.value_or(0)));
-    if (n < merged_.size()) merged_[n++] = {"x-llmux-key-spend", spend_};
+    const double spend = gk_.keySpend(st_, st_.costUsd.value_or(0));
+    if (n < b_.merged.size()) b_.merged[n++] = {"x-llmux-key-spend", usd(b_.spend, spend)};
   }
-  return {merged_.data(), n};
+  return {b_.merged.data(), n};
 }
 
 net::awaitable<bool> GovWriter::respond(int status, std::span<const http::Header> headers,

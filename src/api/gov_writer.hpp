@@ -11,10 +11,19 @@
 
 namespace llmux::api {
 
+// The storage a GovWriter's headers live in: part of the request's pooled state (api.hpp), so
+// writing them allocates nothing and keeps the coroutine frames small.
+struct GovBuffers {
+  governance::HeaderList extra;
+  std::array<http::Header, 48> merged{};
+  std::array<char, 32> cost{}, spend{};
+};
+
 class GovWriter final : public http::ResponseWriter {
  public:
-  GovWriter(http::ResponseWriter& inner, Gatekeeper& gk, RequestGov& st, engine::RequestOutcome& o)
-      : inner_(inner), gk_(gk), st_(st), o_(o) {}
+  GovWriter(http::ResponseWriter& inner, Gatekeeper& gk, RequestGov& st, engine::RequestOutcome& o,
+            GovBuffers& buf)
+      : inner_(inner), gk_(gk), st_(st), o_(o), b_(buf) {}
 
   boost::asio::awaitable<bool> respond(int status, std::span<const http::Header> headers,
                                        std::string_view body) override;
@@ -37,9 +46,7 @@ class GovWriter final : public http::ResponseWriter {
   Gatekeeper& gk_;
   RequestGov& st_;
   engine::RequestOutcome& o_;
-  governance::HeaderList extra_;
-  std::string cost_, spend_;
-  std::array<http::Header, 48> merged_{};
+  GovBuffers& b_;
 };
 
 }  // namespace llmux::api

@@ -66,11 +66,8 @@ std::string mergeObjects(const std::vector<std::string_view>& parts) {
   return out;
 }
 
-void readBody(std::string_view body, RequestMeta& out, std::vector<std::string>& tags,
+void readBody(simdjson::dom::object obj, RequestMeta& out, std::vector<std::string>& tags,
               std::vector<std::string_view>& metaParts, std::string& metaText) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::object obj;
-  if (parser.parse(body.data(), body.size()).get(obj) != simdjson::SUCCESS) return;
   std::string_view user;
   if (obj["user"].get(user) == simdjson::SUCCESS) out.user = std::string(utf8Prefix(user, 256));
   for (const char* f : {"max_completion_tokens", "max_tokens"}) {
@@ -122,27 +119,36 @@ void finish(const http::Request& req, RequestMeta& out, std::vector<std::string>
 
 }  // namespace
 
-void readRequestMeta(const http::Request& req, const types::ChatRequest& /*chat*/,
+void readRequestMeta(const http::Request& req, const simdjson::dom::object* body,
                      RequestMeta& out) {
-  readRequestMeta(req, out);
-}
-
-void readRequestMeta(const http::Request& req, RequestMeta& out) {
   std::vector<std::string> tags;
   std::vector<std::string_view> metaParts;
   std::string metaText;
-  readBody(req.body(), out, tags, metaParts, metaText);
+  if (body != nullptr) readBody(*body, out, tags, metaParts, metaText);
   finish(req, out, tags, metaParts);
+}
+
+void readRequestMeta(const http::Request& req, RequestMeta& out) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  const std::string& body = req.body();
+  const bool parsed = parser.parse(body.data(), body.size()).get(obj) == simdjson::SUCCESS;
+  readRequestMeta(req, parsed ? &obj : nullptr, out);
 }
 
 void fillSpendRow(const http::Request& req, const RequestGov& st, const engine::RequestOutcome& o,
                   int status, double cost, int64_t endMs, const engine::Gateway& gw,
                   store::SpendRow& row) {
+  // Assignments into `row` reuse its strings' capacity (a recycled SpendWriter node).
   const auth::Principal& p = *st.principal;
-  row.requestId = std::string(req.requestId);
+  row.requestId.assign(req.requestId);
   row.callType = st.callType;
   row.apiKey = p.keyHash;
-  row.keyAlias = p.kind == auth::Principal::Kind::Master ? "master_key" : p.keyAlias;
+  if (p.kind == auth::Principal::Kind::Master) {
+    row.keyAlias.assign("master_key");
+  } else {
+    row.keyAlias = p.keyAlias;
+  }
   row.teamId = p.teamId;
   row.userId = p.userId;
   row.endUser = st.endUser;
@@ -167,7 +173,11 @@ void fillSpendRow(const http::Request& req, const RequestGov& st, const engine::
   if (o.ttftUs > 0) row.completionStartTime = st.startMs + static_cast<int64_t>(o.ttftUs / 1000);
   // Request tags, then the key's own.
   if (p.tags.empty()) {
-    row.tags = st.tags.empty() ? "[]" : st.tags;
+    if (st.tags.empty()) {
+      row.tags.assign("[]");
+    } else {
+      row.tags = st.tags;
+    }
   } else {
     std::vector<std::string> all;
     simdjson::dom::parser parser;
@@ -181,7 +191,11 @@ void fillSpendRow(const http::Request& req, const RequestGov& st, const engine::
     for (const auto& t : p.tags) addTag(all, t);
     row.tags = tagsJson(all);
   }
-  row.metadata = st.metadata.empty() ? "{}" : st.metadata;
+  if (st.metadata.empty()) {
+    row.metadata.assign("{}");
+  } else {
+    row.metadata = st.metadata;
+  }
 }
 
 }  // namespace llmux::api

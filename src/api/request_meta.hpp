@@ -3,6 +3,8 @@
 // output cap, and the tags and metadata spend logs carry (body `metadata`, LiteLLM's
 // `metadata.tags`, the x-llmux-tags / x-llmux-metadata headers and Portkey's
 // x-portkey-metadata); and the spend-log row built from a finished request.
+#include <simdjson.h>
+
 #include <cstdint>
 #include <string>
 
@@ -18,12 +20,14 @@ namespace llmux::api {
 inline constexpr size_t kMaxMetadataBytes = 8192;
 inline constexpr size_t kMaxTags = 64;
 
-// Reads the body (a JSON object, already validated by the chat parser) and the headers.
-void readRequestMeta(const http::Request& req, const types::ChatRequest& chat, RequestMeta& out);
-// Same for routes without a chat parse (embeddings, completions): body fields and headers.
+// Reads the body's fields (`body`: the request parsed by the caller, null when it is not a JSON
+// object) and the headers.
+void readRequestMeta(const http::Request& req, const simdjson::dom::object* body, RequestMeta& out);
+// Same, parsing the body itself.
 void readRequestMeta(const http::Request& req, RequestMeta& out);
 
-// The spend-log row of a finished request.
+// The spend-log row of a finished request, written into `row`: a default or cleared row
+// (SpendWriter::take), since fields the request does not have are left as they are.
 void fillSpendRow(const http::Request& req, const RequestGov& st, const engine::RequestOutcome& o,
                   int status, double cost, int64_t endMs, const engine::Gateway& gw,
                   store::SpendRow& row);

@@ -2,6 +2,7 @@
 #include "governance/errors.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -46,7 +47,7 @@ bool isHeaderToken(std::string_view kind) {
 }
 
 // Index of the smallest non-negative entry, or npos.
-size_t tightest(const std::vector<int64_t>& v) {
+size_t tightest(std::span<const int64_t> v) {
   size_t best = std::string::npos;
   for (size_t i = 0; i < v.size(); ++i) {
     if (v[i] >= 0 && (best == std::string::npos || v[i] < v[best])) best = i;
@@ -58,16 +59,15 @@ const Descriptor* at(std::span<const Descriptor> d, size_t i) {
   return i < d.size() ? &d[i] : nullptr;
 }
 
-void add(HeaderList& out, std::string name, int64_t value) {
-  out.emplace_back(std::move(name), num(value));
-}
-
 void addPerKind(HeaderList& out, std::string_view kind, std::string_view what, int64_t limit,
                 int64_t remaining) {
-  std::string prefix = "x-ratelimit-";
-  prefix += kind;
-  add(out, prefix + "-limit-" + std::string(what), limit);
-  add(out, prefix + "-remaining-" + std::string(what), remaining);
+  out.addNumber({"x-ratelimit-", kind, "-limit-", what}, limit);
+  out.addNumber({"x-ratelimit-", kind, "-remaining-", what}, remaining);
+}
+
+// Appends the decimal digits of v (>= 0) to p; returns the end.
+char* putUnsigned(char* p, int64_t v) {
+  return std::to_chars(p, p + 20, v).ptr;
 }
 
 GatewayError rateLimitError(const AdmitResult& r, const Descriptor* d) {
@@ -145,12 +145,9 @@ void appendRateLimitHeaders(const AdmitResult& r, std::span<const Descriptor> de
       return;
     }
     const std::string_view what = r.kind == LimitKind::Requests ? "requests" : "tokens";
-    add(out, "x-ratelimit-limit-" + std::string(what), r.limit);
-    add(out, "x-ratelimit-remaining-" + std::string(what), left);
-    if (r.windowResetMs > 0) {
-      out.emplace_back("x-ratelimit-reset-" + std::string(what),
-                       formatReset(r.windowResetMs - nowMs));
-    }
+    out.addNumber({"x-ratelimit-limit-", what}, r.limit);
+    out.addNumber({"x-ratelimit-remaining-", what}, left);
+    if (r.windowResetMs > 0) out.addReset({"x-ratelimit-reset-", what}, r.windowResetMs - nowMs);
     if (kindOk) addPerKind(out, d->kind, what, r.limit, left);
     return;
   }
@@ -159,26 +156,25 @@ void appendRateLimitHeaders(const AdmitResult& r, std::span<const Descriptor> de
   const size_t req = tightest(rem.requests);
   const size_t tok = tightest(rem.tokens);
   if (const Descriptor* d = at(descriptors, req); d != nullptr && d->rpm) {
-    add(out, "x-ratelimit-limit-requests", *d->rpm);
-    add(out, "x-ratelimit-remaining-requests", rem.requests[req]);
+    out.addNumber({"x-ratelimit-limit-requests"}, *d->rpm);
+    out.addNumber({"x-ratelimit-remaining-requests"}, rem.requests[req]);
   }
   if (const Descriptor* d = at(descriptors, tok); d != nullptr && d->tpm) {
-    add(out, "x-ratelimit-limit-tokens", *d->tpm);
-    add(out, "x-ratelimit-remaining-tokens", rem.tokens[tok]);
+    out.addNumber({"x-ratelimit-limit-tokens"}, *d->tpm);
+    out.addNumber({"x-ratelimit-remaining-tokens"}, rem.tokens[tok]);
   }
   if (r.windowResetMs > 0 && (req != std::string::npos || tok != std::string::npos)) {
-    out.emplace_back(
-        req != std::string::npos ? "x-ratelimit-reset-requests" : "x-ratelimit-reset-tokens",
-        formatReset(r.windowResetMs - nowMs));
+    out.addReset(
+        {req != std::string::npos ? "x-ratelimit-reset-requests" : "x-ratelimit-reset-tokens"},
+        r.windowResetMs - nowMs);
   }
 
-  std::vector<std::string_view> seen;
   for (size_t i = 0; i < descriptors.size(); ++i) {
     const Descriptor& d = descriptors[i];
-    if (!isHeaderToken(d.kind) || std::find(seen.begin(), seen.end(), d.kind) != seen.end()) {
-      continue;
-    }
-    seen.push_back(d.kind);
+    // The first descriptor of each kind speaks for it.
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; ++j) seen = descriptors[j].kind == d.kind;
+    if (seen || !isHeaderToken(d.kind)) continue;
     if (d.rpm && i < rem.requests.size() && rem.requests[i] >= 0) {
       addPerKind(out, d.kind, "requests", *d.rpm, rem.requests[i]);
     }
@@ -289,6 +285,63 @@ std::string formatUsd(int64_t nano) {
   out += '.';
   out.append(frac, len);
   return out;
+}
+
+bool HeaderList::reserve(std::initializer_list<std::string_view> nameParts, size_t valueRoom,
+                         Slot& s) {
+  size_t nameLen = 0;
+  for (std::string_view part : nameParts) nameLen += part.size();
+  if (n_ >= kMaxHeaders || used_ + nameLen + valueRoom > kMaxBytes) return false;
+  s.name = static_cast<uint16_t>(used_);
+  s.nameLen = static_cast<uint16_t>(nameLen);
+  for (std::string_view part : nameParts) {
+    std::copy(part.begin(), part.end(), buf_.data() + used_);
+    used_ += part.size();
+  }
+  s.value = static_cast<uint16_t>(used_);
+  return true;
+}
+
+bool HeaderList::add(std::initializer_list<std::string_view> nameParts, std::string_view value) {
+  Slot s{};
+  if (!reserve(nameParts, value.size(), s)) return false;
+  std::copy(value.begin(), value.end(), buf_.data() + used_);
+  used_ += value.size();
+  s.valueLen = static_cast<uint16_t>(value.size());
+  slots_[n_++] = s;
+  return true;
+}
+
+bool HeaderList::addNumber(std::initializer_list<std::string_view> nameParts, int64_t value) {
+  char digits[24];
+  const auto r = std::to_chars(digits, digits + sizeof digits, value);
+  return add(nameParts, {digits, static_cast<size_t>(r.ptr - digits)});
+}
+
+bool HeaderList::addReset(std::initializer_list<std::string_view> nameParts, int64_t ms) {
+  char text[64];
+  char* p = text;
+  if (ms <= 0) {
+    *p++ = '0';
+    *p++ = 's';
+  } else if (ms < 1000) {
+    p = putUnsigned(p, ms);
+    *p++ = 'm';
+    *p++ = 's';
+  } else {
+    const int64_t s = ms / 1000 + (ms % 1000 != 0);
+    if (s >= 3600) {
+      p = putUnsigned(p, s / 3600);
+      *p++ = 'h';
+    }
+    if (s >= 60) {
+      p = putUnsigned(p, s % 3600 / 60);
+      *p++ = 'm';
+    }
+    p = putUnsigned(p, s % 60);
+    *p++ = 's';
+  }
+  return add(nameParts, {text, static_cast<size_t>(p - text)});
 }
 
 std::string formatReset(int64_t ms) {

@@ -3,7 +3,9 @@
 // an unusable key, a model outside the allow-list or a management route the role may not call,
 // and the x-ratelimit-* headers. Messages name the limit and the entity (kind and readable
 // name), never a raw key: a name starting with "sk-" is shown as "sk-...abcd".
+#include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,7 +42,57 @@ GatewayError limiterUnavailableError();
 // remaining counts refer to the divided limit). Refused by rpm/tpm/parallel: the same names for
 // the failed descriptor with its limit, what is left, and the reset. Budget or unavailable:
 // nothing.
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
+//
+// The headers are built in a HeaderList's own fixed storage, so the request path allocates
+// nothing for them; what does not fit is left out (the sizes hold about twice what is written).
+class HeaderList {
+ public:
+  static constexpr size_t kMaxHeaders = 40;
+  static constexpr size_t kMaxBytes = 2048;
+  using Entry = std::pair<std::string_view, std::string_view>;
+
+  void clear() {
+    used_ = 0;
+    n_ = 0;
+  }
+  [[nodiscard]] size_t size() const { return n_; }
+  [[nodiscard]] bool empty() const { return n_ == 0; }
+  [[nodiscard]] Entry operator[](size_t i) const {
+    const Slot& s = slots_[i];
+    return {{buf_.data() + s.name, s.nameLen}, {buf_.data() + s.value, s.valueLen}};
+  }
+  class Iterator {
+   public:
+    Iterator(const HeaderList* l, size_t i) : l_(l), i_(i) {}
+    Entry operator*() const { return (*l_)[i_]; }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const Iterator& o) const { return i_ != o.i_; }
+
+   private:
+    const HeaderList* l_;
+    size_t i_;
+  };
+  [[nodiscard]] Iterator begin() const { return {this, 0}; }
+  [[nodiscard]] Iterator end() const { return {this, n_}; }
+  // A header whose name is the concatenation of `nameParts`; false when it did not fit.
+  bool add(std::initializer_list<std::string_view> nameParts, std::string_view value);
+  bool addNumber(std::initializer_list<std::string_view> nameParts, int64_t value);
+  // OpenAI's reset duration ("59s", "1m0s", "250ms") of `ms`.
+  bool addReset(std::initializer_list<std::string_view> nameParts, int64_t ms);
+
+ private:
+  struct Slot {
+    uint16_t name, nameLen, value, valueLen;
+  };
+  bool reserve(std::initializer_list<std::string_view> nameParts, size_t valueRoom, Slot& s);
+  std::array<char, kMaxBytes> buf_;
+  std::array<Slot, kMaxHeaders> slots_;
+  size_t used_ = 0;
+  size_t n_ = 0;
+};
 void appendRateLimitHeaders(const AdmitResult& r, std::span<const Descriptor> descriptors,
                             int64_t nowMs, HeaderList& out);
 

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <memory>
 
 namespace llmux::governance {
 namespace {
@@ -55,16 +56,24 @@ std::string generateKey() {
 }
 
 std::string hashKey(std::string_view rawKey) {
+  // Every request hashes its key: the digest is fetched once and each thread keeps a context,
+  // since EVP_sha256() inside EVP_Digest looks the algorithm up (under a lock) on every call.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
-  if (EVP_Digest(rawKey.data(), rawKey.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
+  if (sha256 == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), sha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), rawKey.data(), rawKey.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1) {
     return {};
   }
-  std::string out;
-  out.reserve(size_t{len} * 2);
+  std::string out(size_t{len} * 2, '\0');
   for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 15];
   }
   return out;
 }

@@ -14,6 +14,7 @@
 // admitted when spent + reserved + cost <= max (with reservation off: when spent < max, LiteLLM's
 // check-then-spend). settle() replaces the reservation by the real cost and the token estimate by
 // the real count, and releases the parallel slot.
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -58,11 +59,14 @@ struct AdmitRequest {
 };
 
 struct Remaining {
-  // Per descriptor, parallel to AdmitRequest::descriptors; -1 where that limit is not set.
-  std::vector<int64_t> requests;
-  std::vector<int64_t> tokens;
-  std::vector<int64_t> parallel;
-  std::vector<int64_t> budgetNano;  // max - spent - reserved after admission
+  // Per descriptor, parallel to AdmitRequest::descriptors; -1 where that limit is not set. Inline
+  // storage covers every descriptor list a request builds (key, team, member, user, end user,
+  // key per model), so admission allocates nothing for them.
+  using Counts = boost::container::small_vector<int64_t, 8>;
+  Counts requests;
+  Counts tokens;
+  Counts parallel;
+  Counts budgetNano;  // max - spent - reserved after admission
 };
 
 struct AdmitResult {

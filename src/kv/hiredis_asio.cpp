@@ -23,6 +23,12 @@ constexpr int kMaxRoundsPerPump = 64;
 // triggered, zero timeout) what is ready, lets hiredis handle it, and only waits when poll() says
 // nothing is ready; any edge after that poll is reported to the wait, since the reactor only runs
 // between handlers on this single thread.
+//
+// Two cases skip the first poll, since they are one per command on the request path: a queued
+// command is written at once (a connected socket is nearly always writable; EAGAIN leaves write
+// interest on and the wait catches the edge, which comes after the EAGAIN), and a read wait that
+// completed reads at once (the reactor said the socket is readable). A read is followed by the
+// poll loop, since hiredis reads at most 16 KiB per call and the edge for the rest is spent.
 class Adapter : public std::enable_shared_from_this<Adapter> {
  public:
   Adapter(const net::any_io_executor& ex, redisAsyncContext* ac,
@@ -44,23 +50,35 @@ class Adapter : public std::enable_shared_from_this<Adapter> {
   std::shared_ptr<Adapter> self;  // the reference hiredis holds through ev.data
 
  private:
+  enum class Trigger { Poll, Queued, Readable };
+
   void want(bool Adapter::*flag, bool on) {
     this->*flag = on;
     // Interest raised outside a pump (a command was queued): handle it after the current handler,
     // which also coalesces every command queued in this handler into one write.
     if (on && !inPump_ && !pumpPosted_ && ac_ != nullptr) {
       pumpPosted_ = true;
-      net::post(sd_.get_executor(), [s = shared_from_this()] {
+      const Trigger t = flag == &Adapter::wantWrite_ ? Trigger::Queued : Trigger::Poll;
+      net::post(sd_.get_executor(), [s = shared_from_this(), t] {
         s->pumpPosted_ = false;
-        s->pump();
+        s->pump(t);
       });
     }
   }
 
-  void pump() {
+  void pump(Trigger trigger = Trigger::Poll) {
     if (ac_ == nullptr) return;
     auto keep = shared_from_this();  // hiredis may free the context (and drop `self`) in a call
     inPump_ = true;
+    // Connecting sockets go through poll(): hiredis' connect check needs the socket to be ready.
+    const bool connected = (ac_->c.flags & REDIS_CONNECTED) != 0;
+    if (connected && trigger == Trigger::Queued && wantWrite_) {
+      redisAsyncHandleWrite(ac_);
+      inPump_ = false;
+      if (ac_ != nullptr) arm();
+      return;
+    }
+    if (connected && trigger == Trigger::Readable && wantRead_) redisAsyncHandleRead(ac_);
     bool more = false;
     for (int round = 0; ac_ != nullptr; ++round) {
       const short events =
@@ -100,9 +118,10 @@ class Adapter : public std::enable_shared_from_this<Adapter> {
     if (wantRead_ && !readArmed_) {
       readArmed_ = true;
       sd_.async_wait(net::posix::descriptor_base::wait_read,
-                     [s = shared_from_this()](const boost::system::error_code&) {
+                     [s = shared_from_this()](const boost::system::error_code& ec) {
                        s->readArmed_ = false;
-                       s->pump();  // poll() tells what is ready; errors show as POLLERR/POLLHUP
+                       // Errors show as POLLERR/POLLHUP in the poll loop.
+                       s->pump(ec ? Trigger::Poll : Trigger::Readable);
                      });
     }
     if (wantWrite_ && !writeArmed_) {

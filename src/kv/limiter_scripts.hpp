@@ -17,10 +17,14 @@
 // descriptors where it holds anything); a dead one stops, and the next admit on that descriptor
 // drops its I:p and I:r. I:e and I:q of a dead instance are dropped an hour after the lease ended.
 //
-// Admit (one EVALSHA per request): KEYS = 3 per descriptor (win, in, bg); ARGV = now_ms (0:
-// server TIME), instance, lease_ms, tokens, cost_nano, reserve (1/0), n, then per descriptor rpm,
-// tpm, parallel, max_budget_nano (-1 = unset), db_spend_nano, budget_period. Checks every
-// descriptor first and only then takes from all of them. Returns
+// Admit (one EVALSHA per batch of requests: those a limiter's thread queued in one turn of its
+// loop): KEYS = 3 per descriptor of the batch (win, in, bg); ARGV = instance, lease_ms, m
+// (requests), u (descriptors), then per descriptor rpm, tpm, parallel, max_budget_nano (-1 =
+// unset), db_spend_nano, budget_period, then per request now_ms (0: server TIME, read once per
+// batch), tokens, cost_nano, reserve (1/0), n, and the 1-based indexes of its n descriptors.
+// Requests run in order, each as if alone: it checks every descriptor first and only then takes
+// from all of them; each key is read once and written once per batch. Returns, per request, the
+// length of its answer followed by the answer:
 //   {1, now, rem_requests, rem_tokens, rem_parallel, rem_budget, ...4 per descriptor (-1 unset)}
 //   {0, descriptor_index, kind (0 requests, 1 tokens, 2 parallel, 3 budget), limit, current,
 //    retry_after_s, window_reset_ms}

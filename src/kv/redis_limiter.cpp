@@ -6,12 +6,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 #include <cstdio>
 #include <optional>
 #include <random>
 #include <unordered_map>
 #include <vector>
 
+#include "common/text.hpp"
 #include "kv/limiter_scripts.hpp"
 
 namespace llmux::kv {
@@ -134,6 +136,44 @@ class RedisLimiter::Impl : public std::enable_shared_from_this<Impl> {
 
   net::awaitable<Reply> evalScript(std::string_view script, const std::string& sha,
                                    std::vector<std::string>& argv);
+  // views[0] and views[1] are filled in here (EVALSHA sha, or EVAL script).
+  net::awaitable<Reply> evalViews(std::string_view script, const std::string& sha,
+                                  std::vector<std::string_view>& views);
+
+  // Admits queued in one turn of the loop go to Redis as one script call: the request's keys
+  // and arguments are appended here by admit(), then queueAdmit() waits for its slice of the
+  // answer.
+  // Descriptors are sent once per batch (their keys and limits), requests refer to them by index.
+  struct AdmitBatch {
+    std::vector<const Descriptor*> descriptors;  // valid while their requests wait
+    std::vector<std::string> keys;               // 3 per descriptor
+    std::vector<std::string> descriptorArgs;     // 6 per descriptor
+    std::vector<std::string> requestArgs;        // 5 + n per request
+    std::vector<net::any_completion_handler<void(Reply)>> waiters;
+    // 1-based index of `d` in this batch, added when no equal descriptor is there yet.
+    size_t indexOf(const Descriptor& d);
+  };
+  template <typename Token>
+  auto queueAdmit(Token&& token) {
+    return net::async_initiate<Token, void(Reply)>(
+        [this](auto handler) {
+          queued_.waiters.emplace_back(std::move(handler));
+          if (queued_.waiters.size() >= kMaxAdmitBatch) {
+            sendAdmits();
+          } else if (!admitsPosted_) {
+            admitsPosted_ = true;
+            net::post(conn_->executor(), [self = shared_from_this()] {
+              self->admitsPosted_ = false;
+              self->sendAdmits();
+            });
+          }
+        },
+        token);
+  }
+  void sendAdmits();
+  void sendAdmitBatch(std::shared_ptr<AdmitBatch> batch, bool bySha);
+  static void answerAdmits(AdmitBatch& batch, const Reply& r);
+  static constexpr size_t kMaxAdmitBatch = 128;
   net::awaitable<bool> flushOnce();
   net::awaitable<void> flushLoop();
   [[nodiscard]] bool hasFlushWork() const;
@@ -146,6 +186,9 @@ class RedisLimiter::Impl : public std::enable_shared_from_this<Impl> {
   int hookId_ = 0;
   std::string admitSha_;
   std::string settleSha_;
+  AdmitBatch queued_;
+  bool admitsPosted_ = false;
+  std::string settleKey_;
   std::unordered_map<std::string, Local> local_;
   std::optional<Batch> unacked_;  // sent, reply lost: re-sent as is before anything newer
   uint64_t seq_ = 0;
@@ -161,10 +204,16 @@ class RedisLimiter::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 net::awaitable<Reply> RedisLimiter::Impl::evalScript(std::string_view script,
-                                                     const std::string& shaRef,
+                                                     const std::string& sha,
                                                      std::vector<std::string>& argv) {
-  const std::string sha = shaRef;  // may be replaced while we wait
   std::vector<std::string_view> views(argv.begin(), argv.end());
+  co_return co_await evalViews(script, sha, views);
+}
+
+net::awaitable<Reply> RedisLimiter::Impl::evalViews(std::string_view script,
+                                                    const std::string& shaRef,
+                                                    std::vector<std::string_view>& views) {
+  const std::string sha = shaRef;  // may be replaced while we wait
   if (!sha.empty()) {
     views[0] = "EVALSHA";
     views[1] = sha;
@@ -217,32 +266,30 @@ net::awaitable<AdmitResult> RedisLimiter::Impl::admit(const AdmitRequest& req) {
     co_return res;
   }
   const size_t n = ds->size();
-  std::vector<std::string> argv;
-  argv.reserve(3 + 3 * n + 7 + 6 * n);
-  argv.emplace_back();  // EVALSHA / EVAL
-  argv.emplace_back();  // sha / script
-  argv.push_back(std::to_string(3 * n));
-  for (const auto& d : *ds) {
-    argv.push_back(key(d.id, "win"));
-    argv.push_back(key(d.id, "in"));
-    argv.push_back(key(d.id, "bg"));
-  }
   const int64_t cost = std::max<int64_t>(req.costNano, 0);
   const int64_t tokens = std::max<int64_t>(req.tokens, 0);
-  argv.push_back(std::to_string(std::max<int64_t>(req.nowMs, 0)));
-  argv.push_back(id_);
-  argv.push_back(std::to_string(cfg_.lease.count()));
-  argv.push_back(std::to_string(tokens));
-  argv.push_back(std::to_string(cost));
-  argv.push_back(req.reserveBudget ? "1" : "0");
-  argv.push_back(std::to_string(n));
+  auto& args = queued_.requestArgs;
+  args.push_back(std::to_string(std::max<int64_t>(req.nowMs, 0)));
+  args.push_back(std::to_string(tokens));
+  args.push_back(std::to_string(cost));
+  args.emplace_back(req.reserveBudget ? "1" : "0");
+  args.push_back(std::to_string(n));
   for (const auto& d : *ds) {
-    argv.push_back(std::to_string(d.rpm.value_or(-1)));
-    argv.push_back(std::to_string(d.tpm.value_or(-1)));
-    argv.push_back(std::to_string(d.parallel.value_or(-1)));
-    argv.push_back(std::to_string(d.maxBudgetNano.value_or(-1)));
-    argv.push_back(std::to_string(d.dbSpendNano));
-    argv.push_back(std::to_string(d.budgetPeriod));
+    const size_t before = queued_.descriptors.size();
+    const size_t idx = queued_.indexOf(d);
+    if (queued_.descriptors.size() != before) {
+      queued_.keys.push_back(key(d.id, "win"));
+      queued_.keys.push_back(key(d.id, "in"));
+      queued_.keys.push_back(key(d.id, "bg"));
+      auto& da = queued_.descriptorArgs;
+      da.push_back(std::to_string(d.rpm.value_or(-1)));
+      da.push_back(std::to_string(d.tpm.value_or(-1)));
+      da.push_back(std::to_string(d.parallel.value_or(-1)));
+      da.push_back(std::to_string(d.maxBudgetNano.value_or(-1)));
+      da.push_back(std::to_string(d.dbSpendNano));
+      da.push_back(std::to_string(d.budgetPeriod));
+    }
+    args.push_back(std::to_string(idx));
   }
 
   // Count this admit as in flight where it may take something, so a flush sent meanwhile includes
@@ -253,7 +300,7 @@ net::awaitable<AdmitResult> RedisLimiter::Impl::admit(const AdmitRequest& req) {
     bool res = false;
     bool tok = false;
   };
-  std::vector<Touch> touch(n);
+  boost::container::small_vector<Touch, 8> touch(n);
   for (size_t i = 0; i < n; ++i) {
     const auto& d = (*ds)[i];
     Touch& t = touch[i];
@@ -268,7 +315,7 @@ net::awaitable<AdmitResult> RedisLimiter::Impl::admit(const AdmitRequest& req) {
   }
   const uint64_t mark = flushSends_;
 
-  Reply r = co_await evalScript(kAdmitScript, admitSha_, argv);
+  Reply r = co_await queueAdmit(net::use_awaitable);
 
   const auto& el = r.elements;
   const bool shaped = r.type == Reply::Type::Array && !el.empty() &&
@@ -332,6 +379,85 @@ net::awaitable<AdmitResult> RedisLimiter::Impl::admit(const AdmitRequest& req) {
   co_return res;
 }
 
+size_t RedisLimiter::Impl::AdmitBatch::indexOf(const Descriptor& d) {
+  for (size_t i = 0; i < descriptors.size(); ++i) {
+    const Descriptor& o = *descriptors[i];
+    if (&o == &d || (o.id == d.id && o.rpm == d.rpm && o.tpm == d.tpm && o.parallel == d.parallel &&
+                     o.maxBudgetNano == d.maxBudgetNano && o.dbSpendNano == d.dbSpendNano &&
+                     o.budgetPeriod == d.budgetPeriod)) {
+      return i + 1;
+    }
+  }
+  descriptors.push_back(&d);
+  return descriptors.size();
+}
+
+void RedisLimiter::Impl::sendAdmits() {
+  if (queued_.waiters.empty()) return;
+  auto batch = std::make_shared<AdmitBatch>(std::move(queued_));
+  queued_ = AdmitBatch{};
+  sendAdmitBatch(std::move(batch), true);
+}
+
+void RedisLimiter::Impl::sendAdmitBatch(std::shared_ptr<AdmitBatch> batch, bool bySha) {
+  AdmitBatch& b = *batch;
+  bySha = bySha && !admitSha_.empty();
+  const std::string numKeys = std::to_string(b.keys.size());
+  const std::string lease = std::to_string(cfg_.lease.count());
+  const std::string count = std::to_string(b.waiters.size());
+  const std::string unique = std::to_string(b.descriptors.size());
+  std::vector<std::string_view> views;
+  views.reserve(7 + b.keys.size() + b.descriptorArgs.size() + b.requestArgs.size());
+  views.emplace_back(bySha ? std::string_view("EVALSHA") : std::string_view("EVAL"));
+  views.emplace_back(bySha ? std::string_view(admitSha_) : kAdmitScript);
+  views.emplace_back(numKeys);
+  views.insert(views.end(), b.keys.begin(), b.keys.end());
+  views.emplace_back(id_);
+  views.emplace_back(lease);
+  views.emplace_back(count);
+  views.emplace_back(unique);
+  views.insert(views.end(), b.descriptorArgs.begin(), b.descriptorArgs.end());
+  views.insert(views.end(), b.requestArgs.begin(), b.requestArgs.end());
+  // The command is copied into hiredis' buffer here; the views need not outlive this call. The
+  // completion runs as a handler of its own (never inside hiredis).
+  conn_->asyncCommand(views, [self = shared_from_this(), batch, bySha](Reply r) mutable {
+    // After a server restart or SCRIPT FLUSH: one EVAL, which also caches the script again.
+    if (bySha && r.errorIs("NOSCRIPT")) {
+      ++self->stats_.evalFallbacks;
+      self->sendAdmitBatch(std::move(batch), false);
+      return;
+    }
+    answerAdmits(*batch, r);
+  });
+}
+
+// Each waiter gets its own answer: a slice of the reply (length-prefixed), or, when the reply is
+// not such an array (connection failure, error), the reply itself. Waiters are resumed here, in
+// order; a resumed admit only queues work, so the batch stays valid throughout.
+void RedisLimiter::Impl::answerAdmits(AdmitBatch& b, const Reply& r) {
+  const auto& el = r.elements;
+  const bool shaped = r.type == Reply::Type::Array &&
+                      std::all_of(el.begin(), el.end(),
+                                  [](const Reply& e) { return e.type == Reply::Type::Integer; });
+  size_t pos = 0;
+  for (auto& h : b.waiters) {
+    Reply mine;
+    if (!shaped) {
+      mine = r;
+    } else if (pos < el.size() && el[pos].integer >= 0 &&
+               static_cast<size_t>(el[pos].integer) <= el.size() - pos - 1) {
+      const auto len = static_cast<size_t>(el[pos].integer);
+      mine.type = Reply::Type::Array;
+      mine.elements.assign(el.begin() + static_cast<ptrdiff_t>(pos + 1),
+                           el.begin() + static_cast<ptrdiff_t>(pos + 1 + len));
+      pos += 1 + len;
+    } else {
+      mine = Reply::ofString("malformed admit batch reply", Reply::Type::Error);
+    }
+    std::move(h)(std::move(mine));
+  }
+}
+
 void RedisLimiter::Impl::settle(const SettleRequest& req) {
   ++stats_.settles;
   if (req.descriptors == nullptr || stopped_) return;
@@ -342,7 +468,13 @@ void RedisLimiter::Impl::settle(const SettleRequest& req) {
     Entry* e = nullptr;
     auto entry = [&]() -> Entry& {
       if (e == nullptr) {
-        e = &pending_[d.id + '\n' + std::to_string(d.budgetPeriod)];
+        // The key is built in a reused string: no allocation once the entry exists.
+        settleKey_.assign(d.id);
+        settleKey_ += '\n';
+        appendDecimal(settleKey_, d.budgetPeriod);
+        auto it = pending_.find(settleKey_);
+        if (it == pending_.end()) it = pending_.emplace(settleKey_, Entry{}).first;
+        e = &it->second;
         if (e->id.empty()) e->id = d.id;
       }
       return *e;
@@ -388,6 +520,10 @@ void RedisLimiter::Impl::settle(const SettleRequest& req) {
 }
 
 void RedisLimiter::Impl::eraseIfIdle(const std::string& id) {
+  // Idle entries are kept until there are many: a busy key's next request then finds its entry
+  // instead of allocating it again.
+  constexpr size_t kKeepIdle = 1024;
+  if (local_.size() <= kKeepIdle) return;
   auto it = local_.find(id);
   if (it != local_.end() && it->second.idle()) local_.erase(it);
 }

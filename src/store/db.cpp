@@ -67,6 +67,7 @@ std::optional<std::string> Row::optStr(size_t i) const {
   if (i >= cols.size()) return std::nullopt;
   const Value& v = cols[i];
   if (const auto* p = std::get_if<std::string>(&v)) return *p;
+  if (const auto* p = std::get_if<TextRef>(&v)) return std::string(p->text);
   if (const auto* p = std::get_if<int64_t>(&v)) return std::to_string(*p);
   if (const auto* p = std::get_if<double>(&v)) {
     char buf[32];

@@ -16,8 +16,14 @@
 
 namespace llmux::store {
 
+// Text a parameter borrows instead of copying (the spend writer binds its rows' strings through
+// it); it must outlive the exec() call. Never found in a Row.
+struct TextRef {
+  std::string_view text;
+};
+
 // A column value or parameter: NULL, integer, real or text (JSON is text).
-using Value = std::variant<std::monostate, int64_t, double, std::string>;
+using Value = std::variant<std::monostate, int64_t, double, std::string, TextRef>;
 
 struct Row {
   std::vector<Value> cols;

@@ -122,6 +122,16 @@ constexpr const char* kSchemaV1 =
 
 #undef LLMUX_LIMIT_COLUMNS
 
+// Version 2: each spend-log index costs the writer a B-tree insert per row, the largest part of
+// its work under load (and with many keys, teams and users each insert lands on another page).
+// LiteLLM's own SpendLogs table keeps the primary key and startTime; so do we: /spend/logs walks
+// the start_time index newest first and filters key, team and user on the way.
+constexpr const char* kSchemaV2 =
+    "DROP INDEX IF EXISTS llmux_spend_logs_key;"
+    "DROP INDEX IF EXISTS llmux_spend_logs_team;"
+    "DROP INDEX IF EXISTS llmux_spend_logs_user;"
+    "DROP INDEX IF EXISTS llmux_spend_logs_end_user;";
+
 struct Migration {
   int version;
   const char* sql;
@@ -129,6 +139,7 @@ struct Migration {
 
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 int64_t nowMs() {

@@ -114,6 +114,13 @@ class PgDb final : public Db {
           return bad;
         }
         texts[i] = *s;
+      } else if (const auto* t = std::get_if<TextRef>(&v)) {
+        if (t->text.find('\0') != std::string_view::npos) {
+          Result bad;
+          bad.error = "parameter $" + std::to_string(i + 1) + " contains a NUL byte";
+          return bad;
+        }
+        texts[i] = t->text;
       } else {
         continue;  // NULL
       }

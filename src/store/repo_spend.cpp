@@ -7,11 +7,13 @@
 // instances writing batches at the same time then lock rows in the same order (no deadlock), and
 // model_spend, a JSON map, is read under a row lock (FOR UPDATE) before it is rewritten. SQLite
 // holds the database write lock for the whole transaction (BEGIN IMMEDIATE).
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <map>
-#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -32,21 +34,33 @@ constexpr const char* kSpendColumns =
     "cached_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, spend, status, "
     "error_type, start_time, end_time, completion_start_time, cache_hit, tags, metadata";
 
-std::vector<Value> spendValues(const SpendRow& s) {
-  return {s.requestId,       s.callType,
-          s.apiKey,          s.keyAlias,
-          s.teamId,          s.userId,
-          s.endUser,         s.model,
-          s.modelGroup,      s.deployment,
-          s.provider,        s.apiBase,
-          s.promptTokens,    s.completionTokens,
-          s.cachedTokens,    s.cacheWriteTokens,
-          s.reasoningTokens, flag(s.tokensEstimated),
-          s.spend,           int64_t{s.status},
-          s.errorType,       s.startTime,
-          s.endTime,         opt(s.completionStartTime),
-          flag(s.cacheHit),  s.tags,
-          s.metadata};
+constexpr size_t kSpendColumnCount = 27;
+
+TextRef ref(const std::string& s) {
+  return TextRef{s};
+}
+
+// Appends the row's values for kSpendColumns; text is borrowed from the row (see TextRef).
+void appendSpendValues(const SpendRow& s, std::vector<Value>& out) {
+  for (const std::string* t :
+       {&s.requestId, &s.callType, &s.apiKey, &s.keyAlias, &s.teamId, &s.userId, &s.endUser,
+        &s.model, &s.modelGroup, &s.deployment, &s.provider, &s.apiBase}) {
+    out.emplace_back(ref(*t));
+  }
+  for (const int64_t n : {s.promptTokens, s.completionTokens, s.cachedTokens, s.cacheWriteTokens,
+                          s.reasoningTokens}) {
+    out.emplace_back(n);
+  }
+  out.emplace_back(flag(s.tokensEstimated));
+  out.emplace_back(s.spend);
+  out.emplace_back(int64_t{s.status});
+  out.emplace_back(ref(s.errorType));
+  out.emplace_back(s.startTime);
+  out.emplace_back(s.endTime);
+  out.emplace_back(opt(s.completionStartTime));
+  out.emplace_back(flag(s.cacheHit));
+  out.emplace_back(ref(s.tags));
+  out.emplace_back(ref(s.metadata));
 }
 
 SpendRow readSpend(const Row& r) {
@@ -84,8 +98,19 @@ SpendRow readSpend(const Row& r) {
 // PostgreSQL TEXT takes neither NUL bytes nor invalid UTF-8, and one such value would fail its
 // whole batch on every retry (tags and ids from headers can carry any byte): NULs are dropped
 // and bytes that are not UTF-8 become '?', on both backends alike.
+bool cleanTextOk(const std::string& s) {
+  // Nearly every value is short printable ASCII: checked here without a call into simdjson.
+  bool ascii = true;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u == 0) return false;
+    ascii = ascii && u < 0x80;
+  }
+  return ascii || simdjson::validate_utf8(s.data(), s.size());
+}
+
 void cleanText(std::string& s) {
-  if (s.find('\0') == std::string::npos && simdjson::validate_utf8(s.data(), s.size())) return;
+  if (cleanTextOk(s)) return;
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
@@ -108,23 +133,42 @@ void cleanText(std::string& s) {
   s = std::move(out);
 }
 
-// A copy of the row that every backend stores as given (see cleanText; NaN spend becomes 0).
+template <class Row, class Fn>
+void forEachText(Row& s, Fn&& fn) {
+  for (auto* t : {&s.requestId, &s.callType, &s.apiKey, &s.keyAlias, &s.teamId, &s.userId,
+                  &s.endUser, &s.model, &s.modelGroup, &s.deployment, &s.provider, &s.apiBase,
+                  &s.errorType, &s.tags, &s.metadata}) {
+    fn(*t);
+  }
+}
+
+// True when every backend stores the row as given (see cleanText; a NaN spend becomes 0), which
+// is nearly always: then it is written without a copy.
+bool storableAsIs(const SpendRow& s) {
+  if (!std::isfinite(s.spend)) return false;
+  bool ok = true;
+  forEachText(s, [&](const std::string& t) { ok = ok && cleanTextOk(t); });
+  return ok;
+}
+
+// A copy of the row that every backend stores as given.
 SpendRow storable(const SpendRow& in) {
   SpendRow s = in;
-  for (std::string* t : {&s.requestId, &s.callType, &s.apiKey, &s.keyAlias, &s.teamId, &s.userId,
-                         &s.endUser, &s.model, &s.modelGroup, &s.deployment, &s.provider,
-                         &s.apiBase, &s.errorType, &s.tags, &s.metadata}) {
-    cleanText(*t);
-  }
+  forEachText(s, [](std::string& t) { cleanText(t); });
   if (!std::isfinite(s.spend)) s.spend = 0;
   return s;
 }
 
-// UTC calendar day of a unix-ms time, "YYYY-MM-DD".
-std::string utcDay(int64_t ms) {
+// Days since 1970-01-01 (UTC) of a unix-ms time.
+int32_t utcDayNumber(int64_t ms) {
+  constexpr int64_t kDayMs = 86400000;
+  return static_cast<int32_t>(ms >= 0 ? ms / kDayMs : -((-ms + kDayMs - 1) / kDayMs));
+}
+
+// "YYYY-MM-DD" of a day number.
+std::string dayText(int32_t day) {
   using namespace std::chrono;
-  const sys_days d = floor<days>(sys_time<milliseconds>(milliseconds(ms)));
-  const year_month_day ymd(d);
+  const year_month_day ymd{sys_days{days{day}}};
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
@@ -132,13 +176,15 @@ std::string utcDay(int64_t ms) {
 }
 
 // The model a spend row is counted under: what the client asked for, else the model group.
-const std::string& modelOf(const SpendRow& s) {
+std::string_view modelOf(const SpendRow& s) {
   return s.model.empty() ? s.modelGroup : s.model;
 }
 
+// Batch totals borrow their keys from the batch's rows (which outlive them), so adding a row
+// allocates only when it names an entity or roll-up line the batch has not seen yet.
 struct EntitySpend {
   double spend = 0;
-  std::map<std::string, double> byModel;
+  std::map<std::string_view, double, std::less<>> byModel;
   int64_t lastActive = 0;
 
   void add(const SpendRow& s) {
@@ -148,7 +194,9 @@ struct EntitySpend {
   }
 };
 
-using DailyKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
+// (entity type, entity id, day, model, provider); sorted like the text of the day would be.
+using DailyKey =
+    std::tuple<std::string_view, std::string_view, int32_t, std::string_view, std::string_view>;
 struct DailySums {
   int64_t prompt = 0, completion = 0, cached = 0, cacheWrite = 0;
   double spend = 0;
@@ -156,10 +204,12 @@ struct DailySums {
 };
 
 struct BatchTotals {
-  std::map<std::string, EntitySpend> keys, teams, users;
-  std::map<std::pair<std::string, std::string>, double> members;  // (team, user)
-  std::map<std::string, EntitySpend> customers;
+  using Entities = std::map<std::string_view, EntitySpend, std::less<>>;
+  Entities keys, teams, users;
+  std::map<std::pair<std::string_view, std::string_view>, double> members;  // (team, user)
+  Entities customers;
   std::map<DailyKey, DailySums> daily;
+  std::deque<std::string> tagText;  // the tags parsed out of rows' JSON lists
 
   void add(const SpendRow& s) {
     if (!s.apiKey.empty()) keys[s.apiKey].add(s);
@@ -167,10 +217,10 @@ struct BatchTotals {
     if (!s.userId.empty()) users[s.userId].add(s);
     if (!s.teamId.empty() && !s.userId.empty()) members[{s.teamId, s.userId}] += s.spend;
     if (!s.endUser.empty()) customers[s.endUser].add(s);
-    const std::string day = utcDay(s.startTime);
-    const std::string& model = modelOf(s);
-    auto roll = [&](const char* type, const std::string& id) {
-      DailySums& d = daily[{type, id, day, model, s.provider}];
+    const int32_t day = utcDayNumber(s.startTime);
+    const std::string_view model = modelOf(s);
+    auto roll = [&](std::string_view type, std::string_view id) {
+      DailySums& d = daily[DailyKey{type, id, day, model, s.provider}];
       d.prompt += s.promptTokens;
       d.completion += s.completionTokens;
       d.cached += s.cachedTokens;
@@ -184,17 +234,20 @@ struct BatchTotals {
     roll("user", s.userId);
     roll("end_user", s.endUser);
     roll("model", model);
-    std::set<std::string> tags;  // a tag listed twice counts once
-    for (auto& t : detail::parseJsonList(s.tags)) tags.insert(std::move(t));
-    for (const std::string& t : tags) roll("tag", t);
+    if (s.tags.empty() || s.tags == "[]") return;
+    std::vector<std::string> tags = detail::parseJsonList(s.tags);
+    std::sort(tags.begin(), tags.end());
+    tags.erase(std::unique(tags.begin(), tags.end()),
+               tags.end());  // a tag listed twice counts once
+    for (std::string& t : tags) roll("tag", tagText.emplace_back(std::move(t)));
   }
 };
 
 // Adds spend and per-model spend to one key, team or user row (skipped if the row is gone).
-bool addEntitySpend(Db& db, const char* table, const char* idColumn, const std::string& id,
+bool addEntitySpend(Db& db, const char* table, const char* idColumn, std::string_view id,
                     const EntitySpend& e, bool touchLastActive, RepoError& err) {
   const std::string t(table), c(idColumn);
-  const Value idv = id;
+  const Value idv = TextRef{id};
   std::string modelSpend;
   if (!e.byModel.empty()) {
     std::string sel = "SELECT model_spend FROM " + t + " WHERE " + c + " = $1";
@@ -203,7 +256,7 @@ bool addEntitySpend(Db& db, const char* table, const char* idColumn, const std::
     if (!check(r, err)) return false;
     if (r.rows.empty()) return true;
     auto merged = detail::parseSpendMap(r.rows[0].str(0));
-    for (const auto& [model, usd] : e.byModel) merged[model] += usd;
+    for (const auto& [model, usd] : e.byModel) merged[std::string(model)] += usd;
     modelSpend = detail::spendMapToJson(merged);
   }
   std::string sql = "UPDATE " + t + " SET spend = spend + $2";
@@ -232,7 +285,7 @@ bool applyTotals(Db& db, const BatchTotals& b, RepoError& err) {
   }
   for (const auto& [tu, usd] : b.members) {
     if (usd == 0) continue;
-    const Value p[] = {tu.first, tu.second, usd};
+    const Value p[] = {TextRef{tu.first}, TextRef{tu.second}, usd};
     if (!check(db.exec("UPDATE llmux_team_memberships SET spend = spend + $3 "
                        "WHERE team_id = $1 AND user_id = $2",
                        p),
@@ -247,7 +300,7 @@ bool applyTotals(Db& db, const BatchTotals& b, RepoError& err) {
   // End users are created on first spend (LiteLLM does the same), so a default end-user budget
   // can be enforced for ids never registered through /customer/new.
   for (const auto& [id, e] : b.customers) {
-    const Value p[] = {id, e.spend, e.lastActive};
+    const Value p[] = {TextRef{id}, e.spend, e.lastActive};
     if (!check(db.exec("INSERT INTO llmux_customers (user_id, spend, blocked, created_at, "
                        "updated_at) VALUES ($1, $2, 0, $3, $3) ON CONFLICT (user_id) "
                        "DO UPDATE SET spend = llmux_customers.spend + excluded.spend",
@@ -258,9 +311,9 @@ bool applyTotals(Db& db, const BatchTotals& b, RepoError& err) {
   }
   for (const auto& [k, d] : b.daily) {
     const auto& [type, id, day, model, provider] = k;
-    const Value p[] = {type,       id,           day,      model,        provider,
-                       d.prompt,   d.completion, d.cached, d.cacheWrite, d.spend,
-                       d.requests, d.ok,         d.failed};
+    const Value p[] = {TextRef{type}, TextRef{id},  dayText(day), TextRef{model}, TextRef{provider},
+                       d.prompt,      d.completion, d.cached,     d.cacheWrite,   d.spend,
+                       d.requests,    d.ok,         d.failed};
     if (!check(
             db.exec("INSERT INTO llmux_daily_spend (entity_type, entity_id, day, model, provider, "
                     "prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, spend, "
@@ -384,18 +437,98 @@ int64_t resetDueBudgets(Db& db, int64_t nowMs, NextResetFn nextReset, RepoError&
   return count;
 }
 
+namespace {
+
+// Rows per INSERT statement: a batch goes in as few statements as these sizes allow (one
+// statement per size is prepared and cached), which saves most of the per-statement work.
+constexpr size_t kChunkSizes[] = {64, 16, 4, 1};
+
+// "INSERT INTO llmux_spend_logs (...) VALUES ($1, ...), (...) ON CONFLICT DO NOTHING" for n rows.
+const std::string& insertRowsSql(size_t n) {
+  static const auto statements = [] {
+    std::array<std::string, std::size(kChunkSizes)> out;
+    const std::string one = detail::insertSql("llmux_spend_logs", kSpendColumns);
+    const std::string head = one.substr(0, one.find("VALUES") + 7);
+    for (size_t c = 0; c < std::size(kChunkSizes); ++c) {
+      std::string sql = head;
+      for (size_t r = 0; r < kChunkSizes[c]; ++r) {
+        sql += r == 0 ? "(" : ", (";
+        for (size_t i = 1; i <= kSpendColumnCount; ++i) {
+          sql += (i > 1 ? ", " : "") + detail::param(r * kSpendColumnCount + i);
+        }
+        sql += ')';
+      }
+      out[c] = sql + " ON CONFLICT (request_id) DO NOTHING";
+    }
+    return out;
+  }();
+  for (size_t c = 0; c < std::size(kChunkSizes); ++c) {
+    if (kChunkSizes[c] == n) return statements[c];
+  }
+  return statements[std::size(kChunkSizes) - 1];
+}
+
+// Inserts `rows` (already storable) with one statement; `inserted` says which went in. When the
+// statement inserts fewer rows than it carries (a replay: some were written by an earlier
+// attempt), it is undone and the rows go in one by one, so the counting knows which were new.
+bool insertChunk(Db& db, std::span<const SpendRow* const> rows, std::vector<Value>& values,
+                 std::vector<bool>& inserted, RepoError& err) {
+  values.clear();
+  for (const SpendRow* s : rows) appendSpendValues(*s, values);
+  inserted.assign(rows.size(), false);
+  if (rows.size() > 1 && !check(db.exec("SAVEPOINT spend_chunk"), err)) return false;
+  Result r = db.exec(insertRowsSql(rows.size()), values);
+  if (!check(r, err)) return false;
+  if (r.affected == static_cast<int64_t>(rows.size())) {
+    inserted.assign(rows.size(), true);
+    return rows.size() == 1 || check(db.exec("RELEASE SAVEPOINT spend_chunk"), err);
+  }
+  if (rows.size() == 1) return true;  // already written
+  if (!check(db.exec("ROLLBACK TO SAVEPOINT spend_chunk"), err) ||
+      !check(db.exec("RELEASE SAVEPOINT spend_chunk"), err)) {
+    return false;
+  }
+  const std::string& one = insertRowsSql(1);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    values.clear();
+    appendSpendValues(*rows[i], values);
+    Result single = db.exec(one, values);
+    if (!check(single, err)) return false;
+    inserted[i] = single.affected > 0;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool writeSpendBatch(Db& db, std::span<const SpendRow> rows, RepoError& err) {
   if (rows.empty()) return true;
-  static const std::string insert =
-      detail::insertSql("llmux_spend_logs", kSpendColumns) + " ON CONFLICT (request_id) DO NOTHING";
   detail::Tx tx(db);
   if (!tx.begin(err)) return false;
   BatchTotals totals;
+  std::deque<SpendRow> cleaned;  // the rare rows that need cleaning; totals borrow from them too
+  std::vector<const SpendRow*> storableRows;
+  storableRows.reserve(rows.size());
   for (const SpendRow& row : rows) {
-    const SpendRow s = storable(row);
-    Result r = db.exec(insert, spendValues(s));
-    if (!check(r, err)) return false;
-    if (r.affected > 0) totals.add(s);  // 0: already written by an earlier attempt
+    storableRows.push_back(storableAsIs(row) ? &row : &cleaned.emplace_back(storable(row)));
+  }
+  std::vector<Value> values;
+  values.reserve(kChunkSizes[0] * kSpendColumnCount);
+  std::vector<bool> inserted;
+  std::span<const SpendRow* const> left(storableRows);
+  while (!left.empty()) {
+    size_t n = 1;
+    for (size_t c : kChunkSizes) {
+      if (c <= left.size()) {
+        n = c;
+        break;
+      }
+    }
+    if (!insertChunk(db, left.first(n), values, inserted, err)) return false;
+    for (size_t i = 0; i < n; ++i) {
+      if (inserted[i]) totals.add(*left[i]);  // not inserted: written by an earlier attempt
+    }
+    left = left.subspan(n);
   }
   if (!applyTotals(db, totals, err)) return false;
   return tx.commit(err);

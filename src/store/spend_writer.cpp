@@ -1,8 +1,34 @@
 #include "store/spend_writer.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace llmux::store {
+namespace {
+
+// Nodes kept per worker for reuse; beyond that they are freed (on the writer thread).
+constexpr size_t kFreeNodesPerWorker = 1024;
+
+// Empties a row for reuse: strings keep their capacity.
+void clearRow(SpendRow& r) {
+  for (std::string* t :
+       {&r.requestId, &r.callType, &r.apiKey, &r.keyAlias, &r.teamId, &r.userId, &r.endUser,
+        &r.model, &r.modelGroup, &r.deployment, &r.provider, &r.apiBase, &r.errorType}) {
+    t->clear();
+  }
+  r.promptTokens = r.completionTokens = r.cachedTokens = r.cacheWriteTokens = 0;
+  r.reasoningTokens = 0;
+  r.tokensEstimated = false;
+  r.spend = 0;
+  r.status = 0;
+  r.startTime = r.endTime = 0;
+  r.completionStartTime.reset();
+  r.cacheHit = false;
+  r.tags.assign("[]");
+  r.metadata.assign("{}");
+}
+
+}  // namespace
 
 SpendWriter::SpendWriter(SpendWriterOptions opts, SpendSink sink, ReconnectFn reconnect)
     : opts_(std::move(opts)),
@@ -18,6 +44,7 @@ SpendWriter::SpendWriter(SpendWriterOptions opts, SpendSink sink, ReconnectFn re
   rings_.reserve(opts_.producers);
   for (size_t i = 0; i < opts_.producers; ++i) {
     rings_.push_back(std::make_unique<boost::lockfree::spsc_queue<SpendRow*>>(opts_.queueCapacity));
+    free_.push_back(std::make_unique<boost::lockfree::spsc_queue<SpendRow*>>(kFreeNodesPerWorker));
   }
   producerState_ = std::make_unique<Producer[]>(opts_.producers);
   replayBatch_ = opts_.batchSize;
@@ -27,9 +54,11 @@ SpendWriter::SpendWriter(SpendWriterOptions opts, SpendSink sink, ReconnectFn re
 
 SpendWriter::~SpendWriter() {
   if (!stopped_) flushAndStop(std::chrono::seconds(5));
-  for (auto& ring : rings_) {
-    SpendRow* p = nullptr;
-    while (ring->pop(p)) delete p;
+  for (auto* rings : {&rings_, &free_}) {
+    for (auto& ring : *rings) {
+      SpendRow* p = nullptr;
+      while (ring->pop(p)) delete p;
+    }
   }
 }
 
@@ -47,8 +76,20 @@ bool SpendWriter::start(std::string& error) {
   return true;
 }
 
+std::unique_ptr<SpendRow> SpendWriter::take(size_t worker) {
+  SpendRow* p = nullptr;
+  if (worker < free_.size() && free_[worker]->pop(p)) return std::unique_ptr<SpendRow>(p);
+  return std::make_unique<SpendRow>();
+}
+
 bool SpendWriter::push(size_t worker, SpendRow&& row) {
-  if (worker >= rings_.size()) {
+  auto node = take(worker);
+  *node = std::move(row);
+  return push(worker, std::move(node));
+}
+
+bool SpendWriter::push(size_t worker, std::unique_ptr<SpendRow> node) {
+  if (worker >= rings_.size() || node == nullptr) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -62,7 +103,6 @@ bool SpendWriter::push(size_t worker, SpendRow&& row) {
     return false;
   }
   bool accepted = true;
-  auto node = std::make_unique<SpendRow>(std::move(row));
   // Once a worker overflows it keeps using the overflow until the writer has emptied it, so its
   // rows stay in push order.
   if (!p.overflowing.load(std::memory_order_acquire) && rings_[worker]->push(node.get())) {
@@ -129,7 +169,7 @@ void SpendWriter::run() {
     }
     if (stopping && now >= deadline) pastDeadline_ = true;
     const bool progressed = iterate(now, stopping);
-    if (stopping && pending_.empty() && available() == 0) {
+    if (stopping && pendingCount_ == 0 && available() == 0) {
       // Inputs are closed and drained; replay what the spool holds while the database works.
       while (!spool_.empty() && healthy_ && !pastDeadline_) {
         now = Clock::now();
@@ -141,7 +181,7 @@ void SpendWriter::run() {
     // Go on at once while rows move and a full batch (or a replay) is ready; else poll.
     const bool moreWork =
         stopping || (progressed && ((!spool_.empty() && healthy_) ||
-                                    available() + pending_.size() >= opts_.batchSize));
+                                    available() + pendingCount_ >= opts_.batchSize));
     if (moreWork) continue;
     std::unique_lock lk(wakeMu_);
     wake_.wait_for(lk, std::min(opts_.pollInterval, opts_.flushInterval),
@@ -157,14 +197,16 @@ void SpendWriter::run() {
 }
 
 void SpendWriter::collect() {
-  size_t want = opts_.batchSize > pending_.size() ? opts_.batchSize - pending_.size() : 0;
+  size_t want = opts_.batchSize > pendingCount_ ? opts_.batchSize - pendingCount_ : 0;
   // Start at a rotating ring so a busy worker cannot starve the others.
   for (size_t k = 0; k < rings_.size() && want > 0; ++k) {
-    auto& ring = *rings_[(nextRing_ + k) % rings_.size()];
-    SpendRow* raw = nullptr;
-    while (want > 0 && ring.pop(raw)) {
-      std::unique_ptr<SpendRow> node(raw);
-      pending_.push_back(std::move(*node));
+    const size_t worker = (nextRing_ + k) % rings_.size();
+    auto& ring = *rings_[worker];
+    SpendRow* node = nullptr;
+    while (want > 0 && ring.pop(node)) {
+      using std::swap;
+      swap(nextPendingSlot(), *node);
+      recycle(worker, node);
       --want;
     }
   }
@@ -180,7 +222,7 @@ void SpendWriter::collect() {
       }
     }
     while (want > 0 && !overflow_.empty()) {
-      pending_.push_back(std::move(overflow_.front()));
+      nextPendingSlot() = std::move(overflow_.front());
       overflow_.pop_front();
       --want;
     }
@@ -193,12 +235,22 @@ void SpendWriter::collect() {
   }
 }
 
+SpendRow& SpendWriter::nextPendingSlot() {
+  if (pendingCount_ == pending_.size()) pending_.emplace_back();
+  return pending_[pendingCount_++];
+}
+
+void SpendWriter::recycle(size_t worker, SpendRow* node) {
+  clearRow(*node);
+  if (!free_[worker]->push(node)) delete node;
+}
+
 bool SpendWriter::iterate(Clock::time_point now, bool stopping) {
-  const size_t before = pending_.size();
+  const size_t before = pendingCount_;
   collect();
-  bool progressed = pending_.size() != before;
-  if (before == 0 && !pending_.empty()) pendingSince_ = now;
-  const bool flushDue = !pending_.empty() && (pending_.size() >= opts_.batchSize || stopping ||
+  bool progressed = pendingCount_ != before;
+  if (before == 0 && pendingCount_ > 0) pendingSince_ = now;
+  const bool flushDue = pendingCount_ > 0 && (pendingCount_ >= opts_.batchSize || stopping ||
                                               now - pendingSince_ >= opts_.flushInterval);
   if (!spool_.empty() && dbUp(now)) {
     replayOne(now);
@@ -207,13 +259,16 @@ bool SpendWriter::iterate(Clock::time_point now, bool stopping) {
   if (!flushDue) return progressed;
   // Older spooled rows go first: while any wait, new rows queue behind them on disk.
   size_t done = 0;
-  if (spool_.empty() && dbUp(now) && writeDb(pending_, now)) {
-    done = pending_.size();
+  if (spool_.empty() && dbUp(now) && writeDb(pending(), now)) {
+    done = pendingCount_;
   } else {
-    done = spoolRows(pending_, now, stopping);
+    done = spoolRows(pending(), now, stopping);
   }
   if (done == 0) return progressed;
-  pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(done));
+  // Rotate (swaps) rather than erase, so the written slots keep their strings' capacity.
+  std::rotate(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(done),
+              pending_.begin() + static_cast<ptrdiff_t>(pendingCount_));
+  pendingCount_ -= done;
   pendingSince_ = now;
   return true;
 }

@@ -11,8 +11,11 @@
 // its index; a worker index must be used by one thread at a time. When a worker's ring is full the
 // row goes to a shared, mutex-protected overflow deque (bounded by overflowCapacity), so a burst
 // costs a lock but loses nothing; the worker stays on the overflow until the writer has emptied
-// it, which keeps each worker's rows in push order end to end. Rows are moved into the rings
-// through heap nodes, since Boost 1.81's spsc_queue only copy-constructs its elements.
+// it, which keeps each worker's rows in push order end to end. Rows travel through the rings in
+// heap nodes (Boost 1.81's spsc_queue only copy-constructs its elements), and the nodes travel
+// back: the writer swaps each row into a batch slot it keeps, clears the node (strings keep their
+// capacity) and returns it through the worker's free ring, so in steady state a worker fills a
+// row (take() then push()) without allocating, and nothing is freed on another thread.
 //
 // Ordering: while the spool holds rows, new rows are appended behind them (spool-through) so the
 // database always receives rows oldest first; the spool drains one batch per writer iteration.
@@ -43,7 +46,7 @@ struct SpendWriterOptions {
   size_t producers = 1;              // I/O workers; push() takes an index below this
   size_t queueCapacity = 8192;       // rows per producer ring
   size_t overflowCapacity = 100000;  // rows in the shared overflow beyond that; then dropped
-  size_t batchSize = 500;            // rows per database transaction
+  size_t batchSize = 2000;           // rows per database transaction
   std::chrono::milliseconds flushInterval{500};  // a partial batch waits at most this long
   // The writer polls the rings this often (producers never signal it).
   std::chrono::milliseconds pollInterval{5};
@@ -86,8 +89,12 @@ class SpendWriter {
   // `error` when the spool directory is unusable.
   bool start(std::string& error);
 
+  // A cleared row for `worker` to fill and push(): a recycled one when its free ring has one.
+  // Called by that worker only.
+  std::unique_ptr<SpendRow> take(size_t worker);
   // Never blocks. True when the row was accepted (ring or overflow); false when it was dropped
   // (overflow full, worker index out of range, or flushAndStop() has begun).
+  bool push(size_t worker, std::unique_ptr<SpendRow> row);
   bool push(size_t worker, SpendRow&& row);
 
   // Stops accepting rows and returns once every accepted row is in the database or the spool.
@@ -111,6 +118,9 @@ class SpendWriter {
   };
 
   void run();
+  SpendRow& nextPendingSlot();
+  void recycle(size_t worker, SpendRow* node);
+  [[nodiscard]] std::span<SpendRow> pending() { return {pending_.data(), pendingCount_}; }
   bool iterate(Clock::time_point now, bool stopping);  // true when rows moved
   [[nodiscard]] size_t available() const;
   void collect();
@@ -128,6 +138,7 @@ class SpendWriter {
 
   // Producer side.
   std::vector<std::unique_ptr<boost::lockfree::spsc_queue<SpendRow*>>> rings_;
+  std::vector<std::unique_ptr<boost::lockfree::spsc_queue<SpendRow*>>> free_;  // writer -> worker
   std::unique_ptr<Producer[]> producerState_;
   std::atomic<bool> closed_{false};
   std::mutex overflowMu_;
@@ -144,7 +155,10 @@ class SpendWriter {
   bool started_ = false;
   bool stopped_ = false;
   size_t nextRing_ = 0;
+  // The batch being built: the first pendingCount_ slots; the rest are spare slots whose strings
+  // keep their capacity for the nodes they are swapped with.
   std::vector<SpendRow> pending_;
+  size_t pendingCount_ = 0;
   Clock::time_point pendingSince_;
   std::vector<SpendRow> replayBuf_;
   size_t replayBatch_ = 0;

@@ -1,12 +1,14 @@
 // The SQLite backend: one connection, WAL journal, a 5 s busy timeout so concurrent writers (other
 // processes on the same file) queue, and prepared statements cached by SQL text. Parameters
-// $1..$N are SQLite named parameters, bound by name.
+// $1..$N are SQLite named parameters; each cached statement keeps which value each of its
+// parameter slots takes, so binding does not look names up again.
 #include <sqlite3.h>
 
 #include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "store/db.hpp"
 
@@ -78,9 +80,10 @@ class SqliteDb final : public Db {
   Result exec(std::string_view sql, std::span<const Value> params) override {
     Result res;
     if (db_ == nullptr) return lost("database is closed");
-    sqlite3_stmt* stmt = prepare(sql, res);
-    if (stmt == nullptr) return res;
-    if (!bind(stmt, params, res)) {
+    const Stmt* prepared = prepare(sql, res);
+    if (prepared == nullptr) return res;
+    sqlite3_stmt* stmt = prepared->stmt;
+    if (!bind(*prepared, params, res)) {
       sqlite3_reset(stmt);
       sqlite3_clear_bindings(stmt);
       return res;
@@ -158,9 +161,15 @@ class SqliteDb final : public Db {
     res.connectionLost = transientError(ext);
   }
 
-  sqlite3_stmt* prepare(std::string_view sql, Result& res) {
+  // A prepared statement and, for each of its parameter slots, the index of the value it takes.
+  struct Stmt {
+    sqlite3_stmt* stmt = nullptr;
+    std::vector<size_t> valueOf;
+  };
+
+  const Stmt* prepare(std::string_view sql, Result& res) {
     auto it = cache_.find(sql);
-    if (it != cache_.end()) return it->second;
+    if (it != cache_.end()) return &it->second;
     sqlite3_stmt* stmt = nullptr;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
@@ -181,24 +190,15 @@ class SqliteDb final : public Db {
         return nullptr;
       }
     }
-    if (cache_.size() >= kMaxCachedStatements) clearCache();
-    cache_.emplace(std::string(sql), stmt);
-    return stmt;
-  }
-
-  // The statement must name exactly $1..$N for N values, as PostgreSQL requires, so a mistake
-  // shows on the default backend too.
-  bool bind(sqlite3_stmt* stmt, std::span<const Value> params, Result& res) {
+    // Every slot must be named $k (k >= 1), as PostgreSQL requires, so a mistake shows on the
+    // default backend too.
+    Stmt prepared{stmt, {}};
     const int n = sqlite3_bind_parameter_count(stmt);
-    if (static_cast<size_t>(n) != params.size()) {
-      res.error = "statement takes " + std::to_string(n) + " parameters, " +
-                  std::to_string(params.size()) + " given";
-      return false;
-    }
+    prepared.valueOf.reserve(static_cast<size_t>(n));
     for (int i = 1; i <= n; ++i) {
       const char* name = sqlite3_bind_parameter_name(stmt, i);
-      size_t k = 0;
       std::string_view nm = name != nullptr ? name : "";
+      size_t k = 0;
       if (nm.size() >= 2 && nm[0] == '$') {
         for (char ch : nm.substr(1)) {
           if (ch < '0' || ch > '9' || k > 100000) {
@@ -208,19 +208,47 @@ class SqliteDb final : public Db {
           k = k * 10 + static_cast<size_t>(ch - '0');
         }
       }
-      if (k == 0 || k > params.size()) {
-        res.error = "SQL parameter " + std::string(nm.empty() ? "?" : nm) + " has no value (" +
+      if (k == 0) {
+        sqlite3_finalize(stmt);
+        res.error =
+            "SQL parameter " + std::string(nm.empty() ? "?" : nm) + " is not of the form $N";
+        return nullptr;
+      }
+      prepared.valueOf.push_back(k - 1);
+    }
+    if (cache_.size() >= kMaxCachedStatements) clearCache();
+    return &cache_.emplace(std::string(sql), std::move(prepared)).first->second;
+  }
+
+  // The statement must name exactly $1..$N for N values (PostgreSQL's rule, checked here too).
+  bool bind(const Stmt& prepared, std::span<const Value> params, Result& res) {
+    sqlite3_stmt* stmt = prepared.stmt;
+    const size_t n = prepared.valueOf.size();
+    if (n != params.size()) {
+      res.error = "statement takes " + std::to_string(n) + " parameters, " +
+                  std::to_string(params.size()) + " given";
+      return false;
+    }
+    for (size_t slot = 0; slot < n; ++slot) {
+      const size_t k = prepared.valueOf[slot];
+      if (k >= params.size()) {
+        res.error = "SQL parameter $" + std::to_string(k + 1) + " has no value (" +
                     std::to_string(params.size()) + " given)";
         return false;
       }
-      const Value& v = params[k - 1];
+      const Value& v = params[k];
+      const int i = static_cast<int>(slot) + 1;
       int rc = SQLITE_OK;
       if (const auto* p = std::get_if<int64_t>(&v)) {
         rc = sqlite3_bind_int64(stmt, i, *p);
       } else if (const auto* d = std::get_if<double>(&v)) {
         rc = sqlite3_bind_double(stmt, i, *d);
       } else if (const auto* s = std::get_if<std::string>(&v)) {
-        rc = sqlite3_bind_text64(stmt, i, s->data(), s->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+        // STATIC: the values outlive the statement's step (exec() resets before returning).
+        rc = sqlite3_bind_text64(stmt, i, s->data(), s->size(), SQLITE_STATIC, SQLITE_UTF8);
+      } else if (const auto* t = std::get_if<TextRef>(&v)) {
+        rc = sqlite3_bind_text64(stmt, i, t->text.data(), t->text.size(), SQLITE_STATIC,
+                                 SQLITE_UTF8);
       } else {
         rc = sqlite3_bind_null(stmt, i);
       }
@@ -249,7 +277,7 @@ class SqliteDb final : public Db {
   }
 
   void clearCache() {
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    for (auto& [sql, prepared] : cache_) sqlite3_finalize(prepared.stmt);
     cache_.clear();
   }
 
@@ -261,7 +289,7 @@ class SqliteDb final : public Db {
 
   std::string path_;
   sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
+  std::unordered_map<std::string, Stmt, SqlHash, std::equal_to<>> cache_;
 };
 
 }  // namespace

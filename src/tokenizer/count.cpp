@@ -250,6 +250,10 @@ Count countText(std::string_view model, std::string_view text) {
 std::variant<Count, GatewayError> countChatBody(std::string_view model, std::string_view body) {
   dom::object root;
   if (Err e = parseObject(body, root)) return std::move(*e);
+  return countChatObject(model, root);
+}
+
+std::variant<Count, GatewayError> countChatObject(std::string_view model, dom::object root) {
   if (Err e = resolveModel(root, model)) return std::move(*e);
   Count out;
   const Counter c = counterFor(model, out);

@@ -21,7 +21,9 @@
 //    "key:type:description" (+ for an enum: -3, then 3 + tokens per item); 12 once at the end.
 //    A trailing '.' of a description is dropped. Nested schemas are not expanded (an estimate, as
 //    in the cookbook). tool_choice and response_format are not counted.
+#include <simdjson.h>
 #include <cstdint>
+
 #include <string_view>
 #include <variant>
 
@@ -50,6 +52,9 @@ Count countText(std::string_view model, std::string_view text);
 // "model". Errors (400) for malformed JSON or wrong types: messages not an array of objects,
 // content neither string, array nor null, a content part or tool that is not an object.
 std::variant<Count, GatewayError> countChatBody(std::string_view model, std::string_view body);
+// The same for a body already parsed (the caller's DOM stays valid while this runs).
+std::variant<Count, GatewayError> countChatObject(std::string_view model,
+                                                  simdjson::dom::object root);
 
 // The `field` ("prompt" for /v1/completions, "input" for /v1/embeddings) of a JSON body: a
 // string, an array of strings, an array of token ids (counted as given) or an array of such

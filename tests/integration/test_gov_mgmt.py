@@ -211,6 +211,10 @@ def gov_mgmt_customers(ctx, backend):
 
     # /end_user/* is LiteLLM's older spelling.
     eq(g.G("/end_user/info?end_user_id=end-2")["user_id"], "end-2", "/end_user/info")
+    # Spend rows are written in batches, and a row creates its end user if missing (LiteLLM's
+    # rule): let the rows of the requests above land (3 for end-1, 2 for end-2) before deleting.
+    poll(lambda: sum(1 for r in g.G("/spend/logs") if r.get("end_user") in ("end-1", "end-2")) == 5,
+         what="the end users' spend rows written")
     d = g.P("/customer/delete", {"user_ids": ["end-1", "end-2"]})
     eq(d["deleted_customers"], 2, "/customer/delete answer")
     check_error(g.get("/customer/info?end_user_id=end-1"), 404)

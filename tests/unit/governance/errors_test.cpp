@@ -34,8 +34,35 @@ AdmitResult refused(LimitKind kind, size_t failed, int64_t limit, int64_t curren
 
 std::map<std::string, std::string> asMap(const HeaderList& h) {
   std::map<std::string, std::string> m;
-  for (const auto& [k, v] : h) EXPECT_TRUE(m.emplace(k, v).second) << "duplicate header " << k;
+  for (size_t i = 0; i < h.size(); ++i) {
+    const auto [k, v] = h[i];
+    EXPECT_TRUE(m.emplace(k, v).second) << "duplicate header " << k;
+  }
   return m;
+}
+
+// The headers live in the list's own storage: what does not fit is refused, never truncated.
+TEST(HeaderList, FixedStorageRefusesWhatDoesNotFit) {
+  HeaderList h;
+  EXPECT_TRUE(h.addNumber({"x-a-", "b"}, -42));
+  EXPECT_TRUE(h.addReset({"x-reset"}, 61'500));
+  EXPECT_TRUE(h.add({"x-c"}, "v"));
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0].first, "x-a-b");
+  EXPECT_EQ(h[0].second, "-42");
+  EXPECT_EQ(h[1].second, "1m2s");
+  const std::string big(HeaderList::kMaxBytes, 'x');
+  EXPECT_FALSE(h.add({"x-big"}, big));
+  EXPECT_EQ(h.size(), 3u);
+  size_t added = 3;
+  while (h.addNumber({"x-n"}, 1)) ++added;
+  EXPECT_EQ(added, HeaderList::kMaxHeaders);
+  EXPECT_EQ(h[2].first, "x-c");
+  EXPECT_EQ(h[2].second, "v");
+  h.clear();
+  EXPECT_TRUE(h.empty());
+  EXPECT_TRUE(h.add({"x-again"}, "1"));
+  EXPECT_EQ(h[0].first, "x-again");
 }
 
 TEST(AdmissionError, RequestsPerMinute) {

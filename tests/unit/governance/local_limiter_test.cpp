@@ -1,5 +1,6 @@
 #include "governance/local_limiter.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -330,10 +331,10 @@ TEST(LocalLimiter, RemainingAndTightestWindow) {
   ASSERT_TRUE(lim.admit(admitReq(team, kT0, 100)).ok);
   const AdmitResult r = lim.admit(admitReq(ds, kT0 + 20'000, 100, toNano(0.5)));
   ASSERT_TRUE(r.ok);
-  EXPECT_EQ(r.remaining.requests, (std::vector<int64_t>{9, 2, -1}));
-  EXPECT_EQ(r.remaining.tokens, (std::vector<int64_t>{-1, 800, -1}));
-  EXPECT_EQ(r.remaining.parallel, (std::vector<int64_t>{-1, -1, 2}));
-  EXPECT_EQ(r.remaining.budgetNano, (std::vector<int64_t>{-1, -1, toNano(1.5)}));
+  EXPECT_THAT(r.remaining.requests, ::testing::ElementsAre(9, 2, -1));
+  EXPECT_THAT(r.remaining.tokens, ::testing::ElementsAre(-1, 800, -1));
+  EXPECT_THAT(r.remaining.parallel, ::testing::ElementsAre(-1, -1, 2));
+  EXPECT_THAT(r.remaining.budgetNano, ::testing::ElementsAre(-1, -1, toNano(1.5)));
   EXPECT_EQ(r.windowResetMs, kT0 + 60'000);  // team:t has the fewest requests left
 }
 

@@ -1,5 +1,6 @@
 #include "kv/redis_limiter.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -146,10 +147,10 @@ TEST(RedisLimiter, AllOrNothingAcrossDescriptors) {
   auto second = a.admit(ds, kT + 1, 100, 1000);
   ASSERT_TRUE(second.ok);
   ASSERT_EQ(second.remaining.requests.size(), 3u);
-  EXPECT_EQ(second.remaining.requests, (std::vector<int64_t>{8, 0, -1}));
-  EXPECT_EQ(second.remaining.tokens, (std::vector<int64_t>{800, -1, -1}));
-  EXPECT_EQ(second.remaining.parallel, (std::vector<int64_t>{3, -1, -1}));
-  EXPECT_EQ(second.remaining.budgetNano, (std::vector<int64_t>{-1, -1, 1'000'000 - 2000}));
+  EXPECT_THAT(second.remaining.requests, ::testing::ElementsAre(8, 0, -1));
+  EXPECT_THAT(second.remaining.tokens, ::testing::ElementsAre(800, -1, -1));
+  EXPECT_THAT(second.remaining.parallel, ::testing::ElementsAre(3, -1, -1));
+  EXPECT_THAT(second.remaining.budgetNano, ::testing::ElementsAre(-1, -1, 1'000'000 - 2000));
   auto third = a.admit(ds, kT + 2, 100, 1000);
   EXPECT_FALSE(third.ok);
   EXPECT_EQ(third.failed, 1u);
@@ -507,6 +508,54 @@ TEST(RedisLimiter, RpmSharedAcrossInstancesNotMultiplied) {
     ok += n.admit(ds, kT + i).ok ? 1 : 0;
   }
   EXPECT_EQ(ok, 30);
+}
+
+// Admits queued in one turn of the loop go as one script call; each gets its own answer, as if
+// it had been sent alone and in order (requests with different descriptor lists mixed).
+TEST(RedisLimiter, AdmitsOfOneLoopTurnShareOneScriptCall) {
+  START_REDIS(srv);
+  Node a(srv);
+  runUntil(
+      a.io, [] { return false; }, 50ms);  // scripts loaded
+  const std::vector<Descriptor> one = {desc("key:batch", 7)};
+  const std::vector<Descriptor> two = {desc("team:batch", 100), desc("key:batch", 7)};
+  constexpr int kN = 10;
+  std::vector<AdmitResult> results(kN);
+  int done = 0;
+  const auto cmds0 = a.conn->stats().commands.load();
+  for (int i = 0; i < kN; ++i) {
+    net::co_spawn(
+        a.io,
+        [&, i]() -> net::awaitable<void> {
+          AdmitRequest r{i % 2 == 0 ? &one : &two, 0, 0, true, kT + i};
+          results[i] = co_await a.lim->admit(r);
+          ++done;
+        },
+        net::detached);
+  }
+  runUntil(
+      a.io, [&] { return done == kN; }, 3000ms);
+  ASSERT_EQ(done, kN);
+  EXPECT_EQ(a.conn->stats().commands.load() - cmds0, 1u) << "one EVALSHA for the whole turn";
+  for (int i = 0; i < kN; ++i) {
+    const AdmitResult& r = results[i];
+    ASSERT_FALSE(r.unavailable) << i;
+    if (i < 7) {
+      EXPECT_TRUE(r.ok) << i;
+      const size_t keyIdx = i % 2 == 0 ? 0 : 1;
+      ASSERT_EQ(r.remaining.requests.size(), i % 2 == 0 ? 1u : 2u);
+      EXPECT_EQ(r.remaining.requests[keyIdx], 7 - i - 1) << i;
+      if (i % 2 == 1) EXPECT_EQ(r.remaining.requests[0], 100 - (i + 1) / 2) << i;
+    } else {
+      EXPECT_FALSE(r.ok) << i;
+      EXPECT_EQ(r.kind, LimitKind::Requests) << i;
+      EXPECT_EQ(r.failed, i % 2 == 0 ? 0u : 1u) << "the key, not the team";
+      EXPECT_EQ(r.limit, 7);
+      EXPECT_EQ(r.current, 7);
+    }
+  }
+  // Refused requests took nothing from the team either.
+  EXPECT_EQ(srv.query({"HGET", "{llmux:team:batch}:win", "rn"}), "3");
 }
 
 TEST(RedisLimiter, OneRoundTripPerAdmitLatency) {

@@ -140,6 +140,23 @@ TYPED_TEST(DbTest, ParametersBindByNumberAndRepeat) {
   EXPECT_EQ(db.exec("SELECT a, b FROM t WHERE a = $1 OR b = $1", {&x, 1}).rows.size(), 1u);
 }
 
+TYPED_TEST(DbTest, BorrowedTextBindsLikeOwnedText) {
+  Db& db = *this->db;
+  ASSERT_TRUE(db.execScript("CREATE TABLE t (a TEXT, b TEXT, c TEXT)").ok);
+  const std::string text = "h\xC3\xA9llo 'quoted' \"x\" and more than fifteen bytes";
+  const std::string_view part = std::string_view(text).substr(0, 6);  // not NUL-terminated
+  const Value p[] = {TextRef{part}, TextRef{""}, TextRef{text}};
+  ASSERT_TRUE(db.exec("INSERT INTO t (c, b, a) VALUES ($3, $2, $1)", p).ok);
+  const Value where = TextRef{part};
+  Result r = db.exec("SELECT a, b, c FROM t WHERE a = $1", {&where, 1});
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0].str(0), "h\xC3\xA9llo");
+  EXPECT_FALSE(r.rows[0].isNull(1));
+  EXPECT_EQ(r.rows[0].str(1), "");
+  EXPECT_EQ(r.rows[0].str(2), text);
+}
+
 TYPED_TEST(DbTest, MissingParameterIsAnErrorNotACrash) {
   Db& db = *this->db;
   const Value one = int64_t{1};

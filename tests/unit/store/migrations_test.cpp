@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "store/db.hpp"
+#include "store/repo.hpp"
 #include "unit/store/backends.hpp"
 
 namespace llmux::store {
@@ -45,6 +46,34 @@ TYPED_TEST(MigrationsTest, IsIdempotent) {
   EXPECT_EQ(db.exec("SELECT COUNT(*) FROM llmux_schema_version").rows[0].i64(0),
             latestSchemaVersion());
   EXPECT_EQ(db.exec("SELECT COUNT(*) FROM llmux_budgets").rows[0].i64(0), 1);  // data kept
+}
+
+// Version 2 leaves the spend log with LiteLLM's indexes only (primary key, start time): each
+// index is a B-tree insert per row on the spend writer.
+TYPED_TEST(MigrationsTest, SpendLogKeepsOnlyThePrimaryKeyAndStartTimeIndexes) {
+  Db& db = *this->db;
+  const std::string sql =
+      db.dialect() == Dialect::Sqlite
+          ? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+            "'llmux_spend_logs' AND sql IS NOT NULL ORDER BY name"
+          : "SELECT indexname FROM pg_indexes WHERE tablename = 'llmux_spend_logs' AND indexname "
+            "NOT LIKE '%pkey' ORDER BY indexname";
+  Result r = db.exec(sql);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0].str(0), "llmux_spend_logs_start");
+  // Queries filtered by key still come back newest first, through the time index.
+  const Value p[] = {std::string("r1"), std::string("k"), int64_t{5}};
+  ASSERT_TRUE(db.exec("INSERT INTO llmux_spend_logs (request_id, api_key, start_time) VALUES "
+                      "($1, $2, $3)",
+                      p)
+                  .ok);
+  RepoError err;
+  SpendQuery q;
+  q.apiKey = "k";
+  auto rows = querySpend(db, q, err);
+  ASSERT_EQ(rows.size(), 1u) << err.message;
+  EXPECT_EQ(rows[0].requestId, "r1");
 }
 
 TYPED_TEST(MigrationsTest, LeavesANewerSchemaAlone) {
