@@ -124,6 +124,7 @@ void RedisConnection::connectTo(const std::string& ip) {
     scheduleReconnect();
     return;
   }
+  buildOwnedReplies(ac->c.reader);
   ac_ = ac;
   state_ = State::Connecting;
   handshakeFailed_ = false;
@@ -240,7 +241,7 @@ void RedisConnection::replyCallback(redisAsyncContext*, void* reply, void* privd
     self->onReply(
         Reply::failure(self->failReason_.empty() ? "redis connection lost" : self->failReason_));
   } else {
-    self->onReply(replyFromHiredis(static_cast<const redisReply*>(reply)));
+    self->onReply(takeOwnedReply(reply));
   }
 }
 

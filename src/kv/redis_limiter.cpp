@@ -140,22 +140,36 @@ class RedisLimiter::Impl : public std::enable_shared_from_this<Impl> {
   net::awaitable<Reply> evalViews(std::string_view script, const std::string& sha,
                                   std::vector<std::string_view>& views);
 
+  // One request's answer from an admit batch: the script's integers for it (see
+  // limiter_scripts.hpp), or why there are none. Inline storage: no allocation per request.
+  struct AdmitAnswer {
+    boost::container::small_vector<int64_t, 32> values;
+    bool failed = false;  // no reply (connection); otherwise an error reply when values is empty
+  };
+
   // Admits queued in one turn of the loop go to Redis as one script call: the request's keys
-  // and arguments are appended here by admit(), then queueAdmit() waits for its slice of the
-  // answer.
+  // and arguments are appended here by admit(), then queueAdmit() waits for its answer.
   // Descriptors are sent once per batch (their keys and limits), requests refer to them by index.
+  // Batches are recycled (their vectors keep their capacity).
   struct AdmitBatch {
     std::vector<const Descriptor*> descriptors;  // valid while their requests wait
     std::vector<std::string> keys;               // 3 per descriptor
     std::vector<std::string> descriptorArgs;     // 6 per descriptor
     std::vector<std::string> requestArgs;        // 5 + n per request
-    std::vector<net::any_completion_handler<void(Reply)>> waiters;
+    std::vector<net::any_completion_handler<void(AdmitAnswer)>> waiters;
     // 1-based index of `d` in this batch, added when no equal descriptor is there yet.
     size_t indexOf(const Descriptor& d);
+    void clear() {
+      descriptors.clear();
+      keys.clear();
+      descriptorArgs.clear();
+      requestArgs.clear();
+      waiters.clear();
+    }
   };
   template <typename Token>
   auto queueAdmit(Token&& token) {
-    return net::async_initiate<Token, void(Reply)>(
+    return net::async_initiate<Token, void(AdmitAnswer)>(
         [this](auto handler) {
           queued_.waiters.emplace_back(std::move(handler));
           if (queued_.waiters.size() >= kMaxAdmitBatch) {
@@ -173,6 +187,7 @@ class RedisLimiter::Impl : public std::enable_shared_from_this<Impl> {
   void sendAdmits();
   void sendAdmitBatch(std::shared_ptr<AdmitBatch> batch, bool bySha);
   static void answerAdmits(AdmitBatch& batch, const Reply& r);
+  void recycle(std::shared_ptr<AdmitBatch> batch);
   static constexpr size_t kMaxAdmitBatch = 128;
   net::awaitable<bool> flushOnce();
   net::awaitable<void> flushLoop();
@@ -187,6 +202,7 @@ class RedisLimiter::Impl : public std::enable_shared_from_this<Impl> {
   std::string admitSha_;
   std::string settleSha_;
   AdmitBatch queued_;
+  std::vector<std::shared_ptr<AdmitBatch>> spareBatches_;
   bool admitsPosted_ = false;
   std::string settleKey_;
   std::unordered_map<std::string, Local> local_;
@@ -315,14 +331,11 @@ net::awaitable<AdmitResult> RedisLimiter::Impl::admit(const AdmitRequest& req) {
   }
   const uint64_t mark = flushSends_;
 
-  Reply r = co_await queueAdmit(net::use_awaitable);
+  const AdmitAnswer a = co_await queueAdmit(net::use_awaitable);
 
-  const auto& el = r.elements;
-  const bool shaped = r.type == Reply::Type::Array && !el.empty() &&
-                      std::all_of(el.begin(), el.end(),
-                                  [](const Reply& e) { return e.type == Reply::Type::Integer; });
-  const bool ok = shaped && el[0].integer == 1 && el.size() == 2 + 4 * n;
-  const bool refused = shaped && el[0].integer == 0 && el.size() == 7;
+  const auto& el = a.values;
+  const bool ok = !el.empty() && el[0] == 1 && el.size() == 2 + 4 * n;
+  const bool refused = !el.empty() && el[0] == 0 && el.size() == 7;
   bool anyDirty = false;
   for (size_t i = 0; i < n; ++i) {
     Touch& t = touch[i];
@@ -355,25 +368,24 @@ net::awaitable<AdmitResult> RedisLimiter::Impl::admit(const AdmitRequest& req) {
     res.remaining.parallel.resize(n);
     res.remaining.budgetNano.resize(n);
     for (size_t i = 0; i < n; ++i) {
-      res.remaining.requests[i] = el[2 + 4 * i].integer;
-      res.remaining.tokens[i] = el[3 + 4 * i].integer;
-      res.remaining.parallel[i] = el[4 + 4 * i].integer;
-      res.remaining.budgetNano[i] = el[5 + 4 * i].integer;
+      res.remaining.requests[i] = el[2 + 4 * i];
+      res.remaining.tokens[i] = el[3 + 4 * i];
+      res.remaining.parallel[i] = el[4 + 4 * i];
+      res.remaining.budgetNano[i] = el[5 + 4 * i];
     }
     co_return res;
   }
-  if (refused && el[1].integer >= 0 && static_cast<size_t>(el[1].integer) < n &&
-      el[2].integer >= 0 && el[2].integer <= 3) {
+  if (refused && el[1] >= 0 && static_cast<size_t>(el[1]) < n && el[2] >= 0 && el[2] <= 3) {
     ++stats_.refused;
-    res.failed = static_cast<size_t>(el[1].integer);
-    res.kind = static_cast<LimitKind>(el[2].integer);
-    res.limit = el[3].integer;
-    res.current = el[4].integer;
-    res.retryAfterS = el[5].integer;
-    res.windowResetMs = el[6].integer;
+    res.failed = static_cast<size_t>(el[1]);
+    res.kind = static_cast<LimitKind>(el[2]);
+    res.limit = el[3];
+    res.current = el[4];
+    res.retryAfterS = el[5];
+    res.windowResetMs = el[6];
     co_return res;
   }
-  if (!r.failed()) ++stats_.scriptErrors;  // an error reply or a malformed answer
+  if (!a.failed) ++stats_.scriptErrors;  // an error reply or a malformed answer
   ++stats_.unavailable;
   res.unavailable = true;
   co_return res;
@@ -394,9 +406,26 @@ size_t RedisLimiter::Impl::AdmitBatch::indexOf(const Descriptor& d) {
 
 void RedisLimiter::Impl::sendAdmits() {
   if (queued_.waiters.empty()) return;
-  auto batch = std::make_shared<AdmitBatch>(std::move(queued_));
-  queued_ = AdmitBatch{};
+  std::shared_ptr<AdmitBatch> batch;
+  if (spareBatches_.empty()) {
+    batch = std::make_shared<AdmitBatch>();
+  } else {
+    batch = std::move(spareBatches_.back());
+    spareBatches_.pop_back();
+  }
+  // Swap the vectors (not the structs: the waiters' handlers are only ever move-constructed).
+  std::swap(batch->descriptors, queued_.descriptors);
+  std::swap(batch->keys, queued_.keys);
+  std::swap(batch->descriptorArgs, queued_.descriptorArgs);
+  std::swap(batch->requestArgs, queued_.requestArgs);
+  std::swap(batch->waiters, queued_.waiters);
   sendAdmitBatch(std::move(batch), true);
+}
+
+void RedisLimiter::Impl::recycle(std::shared_ptr<AdmitBatch> batch) {
+  constexpr size_t kSpares = 16;
+  batch->clear();
+  if (spareBatches_.size() < kSpares) spareBatches_.push_back(std::move(batch));
 }
 
 void RedisLimiter::Impl::sendAdmitBatch(std::shared_ptr<AdmitBatch> batch, bool bySha) {
@@ -428,12 +457,13 @@ void RedisLimiter::Impl::sendAdmitBatch(std::shared_ptr<AdmitBatch> batch, bool 
       return;
     }
     answerAdmits(*batch, r);
+    self->recycle(std::move(batch));
   });
 }
 
-// Each waiter gets its own answer: a slice of the reply (length-prefixed), or, when the reply is
-// not such an array (connection failure, error), the reply itself. Waiters are resumed here, in
-// order; a resumed admit only queues work, so the batch stays valid throughout.
+// Each waiter gets its own answer: its slice of the reply (length-prefixed), or, when the reply
+// is not such an array (connection failure, error), none. Waiters are resumed here, in order; a
+// resumed admit only queues work, so the batch stays valid throughout.
 void RedisLimiter::Impl::answerAdmits(AdmitBatch& b, const Reply& r) {
   const auto& el = r.elements;
   const bool shaped = r.type == Reply::Type::Array &&
@@ -441,18 +471,15 @@ void RedisLimiter::Impl::answerAdmits(AdmitBatch& b, const Reply& r) {
                                   [](const Reply& e) { return e.type == Reply::Type::Integer; });
   size_t pos = 0;
   for (auto& h : b.waiters) {
-    Reply mine;
-    if (!shaped) {
-      mine = r;
-    } else if (pos < el.size() && el[pos].integer >= 0 &&
-               static_cast<size_t>(el[pos].integer) <= el.size() - pos - 1) {
+    AdmitAnswer mine;
+    mine.failed = r.failed();
+    if (shaped && pos < el.size() && el[pos].integer >= 0 &&
+        static_cast<size_t>(el[pos].integer) <= el.size() - pos - 1) {
       const auto len = static_cast<size_t>(el[pos].integer);
-      mine.type = Reply::Type::Array;
-      mine.elements.assign(el.begin() + static_cast<ptrdiff_t>(pos + 1),
-                           el.begin() + static_cast<ptrdiff_t>(pos + 1 + len));
+      for (size_t i = 0; i < len; ++i) mine.values.push_back(el[pos + 1 + i].integer);
       pos += 1 + len;
     } else {
-      mine = Reply::ofString("malformed admit batch reply", Reply::Type::Error);
+      pos = el.size();  // a malformed reply answers nobody after this point
     }
     std::move(h)(std::move(mine));
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 struct redisReply;
+struct redisReader;
 
 namespace llmux::kv {
 
@@ -45,5 +46,11 @@ struct Reply {
 // Deep copy of a hiredis reply (nullptr gives a Failed reply). Nesting is bounded by hiredis'
 // reader (7 levels in 0.14), so recursion depth is too.
 Reply replyFromHiredis(const redisReply* r);
+
+// Makes `reader` build every reply as a Reply directly (one allocation per reply instead of one
+// per element plus a copy); the reply callback then gets it with takeOwnedReply(), which moves
+// it out (hiredis frees what is left after the callback).
+void buildOwnedReplies(redisReader* reader);
+Reply takeOwnedReply(void* reply);
 
 }  // namespace llmux::kv

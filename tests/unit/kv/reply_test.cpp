@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace llmux::kv {
 namespace {
@@ -97,6 +100,48 @@ TEST(Reply, Factories) {
   EXPECT_EQ(Reply::failure("down").debugString(), "!down");
   EXPECT_EQ(Reply::ofInteger(3).debugString(), "3");
   EXPECT_EQ(Reply().debugString(), "(nil)");
+}
+
+// hiredis' reader building Reply values directly, fed the protocol in pieces of every size.
+TEST(OwnedReplies, ReaderBuildsRepliesDirectlyHoweverTheInputIsSplit) {
+  using namespace std::string_literals;
+  const std::string wire =
+      "*5\r\n:42\r\n$3\r\na\0b\r\n*2\r\n+OK\r\n$-1\r\n*0\r\n*-1\r\n"  // nested
+      "-ERR boom\r\n"                                                 // an error root
+      ":-7\r\n"s;                                                     // an integer root
+  const std::string want[] = {"[42, \"a\0b\", [+OK, (nil)], [], (nil)]"s, "-ERR boom", "-7"};
+  for (size_t piece = 1; piece <= wire.size(); ++piece) {
+    redisReader* r = redisReaderCreate();
+    ASSERT_NE(r, nullptr);
+    buildOwnedReplies(r);
+    std::vector<std::string> got;
+    for (size_t at = 0; at < wire.size(); at += piece) {
+      ASSERT_EQ(redisReaderFeed(r, wire.data() + at, std::min(piece, wire.size() - at)), REDIS_OK);
+      void* reply = nullptr;
+      while (redisReaderGetReply(r, &reply) == REDIS_OK && reply != nullptr) {
+        // What hiredis itself may read of a reply that has no command waiting for it.
+        const auto* head = static_cast<const redisReply*>(reply);
+        if (head->type == REDIS_REPLY_ERROR) {
+          EXPECT_EQ(std::string(head->str, head->len), "ERR boom");
+        }
+        got.push_back(takeOwnedReply(reply).debugString());
+        r->fn->freeObject(reply);
+        reply = nullptr;
+      }
+    }
+    ASSERT_EQ(got.size(), 3u) << "piece " << piece;
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i], want[i]) << "piece " << piece;
+    redisReaderFree(r);
+  }
+  // A reader freed with a reply half read frees what it built.
+  redisReader* r = redisReaderCreate();
+  buildOwnedReplies(r);
+  const std::string half = "*3\r\n:1\r\n*2\r\n$2\r\nab\r\n";
+  ASSERT_EQ(redisReaderFeed(r, half.data(), half.size()), REDIS_OK);
+  void* reply = nullptr;
+  ASSERT_EQ(redisReaderGetReply(r, &reply), REDIS_OK);
+  EXPECT_EQ(reply, nullptr);
+  redisReaderFree(r);
 }
 
 }  // namespace
