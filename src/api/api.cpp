@@ -72,9 +72,64 @@ RequestStatePool::Lease::~Lease() {
   pool_.free_.push_back(std::move(s_));
 }
 
+net::awaitable<void> Api::refuseRoute(http::Request& req, http::ResponseWriter& out,
+                                      engine::RequestOutcome& o, bool notFound, bool wantPost) {
+  const auto path = req.path();
+  if (notFound) {
+    co_await engine_.sendError(
+        out, GatewayError::notFound("Unknown route: " + std::string(utf8Prefix(path, 200)) + "."),
+        o);
+    co_return;
+  }
+  GatewayError e{405,
+                 "invalid_request_error",
+                 std::string("Method ") + req.head.methodString.substr(0, 20) +
+                     " is not allowed on " + std::string(path) + "; use " +
+                     (wantPost ? "POST" : "GET") + ".",
+                 {},
+                 "method_not_allowed",
+                 {}};
+  const http::Header allow[] = {{"allow", wantPost ? "POST" : "GET"}};
+  co_await engine_.sendError(out, e, o, allow);
+}
+
+net::awaitable<bool> Api::admitCaller(http::Request& req, http::ResponseWriter& out,
+                                      engine::RequestOutcome& o, RequestGov& st) {
+  std::optional<GatewayError> denied = co_await gk_.authenticate(req, st);
+  if (!denied) co_return true;
+  co_await engine_.sendError(out, *denied, o);
+  co_return false;
+}
+
+net::awaitable<void> Api::otherCall(http::Request& req, http::ResponseWriter& out,
+                                    engine::RequestOutcome& o, RequestGov& st, GovBuffers& gb,
+                                    Route r) {
+  gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
+  st.callType = r == Route::Embeddings ? "embedding" : "text_completion";
+  GovWriter writer(out, gk_, st, o, gb);
+  if (auto e = co_await gk_.admitOther(req, st)) {
+    co_await engine_.sendError(writer, *e, o);
+  } else if (r == Route::Embeddings) {
+    co_await engine_.embeddings(req, writer, o);
+  } else {
+    co_await engine_.completions(req, writer, o);
+  }
+  gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
+}
+
+net::awaitable<void> Api::metrics(http::ResponseWriter& out, engine::RequestOutcome& o) {
+  o.status = 200;
+  static constexpr http::Header kProm[] = {
+      {"content-type", "text/plain; version=0.0.4; charset=utf-8"}};
+  std::string text = gw_.metrics.render();
+  gk_.runtime().renderMetrics(text);
+  co_await out.respond(200, kProm, text);
+}
+
 net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) {
-  engine::RequestOutcome o;
   RequestStatePool::Lease state(states_);
+  engine::RequestOutcome& o = state->outcome;
+  o = engine::RequestOutcome{};
   RequestGov& st = state->st;
   GovBuffers& gb = state->gov;
   const uint64_t bytesBefore = out.bytesWritten();
@@ -90,27 +145,16 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
   const bool spendRoute =
       r == Route::ChatCompletions || r == Route::Embeddings || r == Route::Completions;
 
+  // The refusals run in coroutines of their own, so their errors and strings are not part of
+  // this frame (small enough for Asio to recycle it from request to request).
   if (r == Route::Messages || r == Route::CountTokens) {
     co_await messages(req, out, o, r, *state);
-  } else if (r == Route::NotFound) {
-    co_await engine_.sendError(
-        out, GatewayError::notFound("Unknown route: " + std::string(utf8Prefix(path, 200)) + "."),
-        o);
-  } else if (r != Route::Management && ((wantPost && method != bhttp::verb::post) ||
-                                        (!wantPost && method != bhttp::verb::get))) {
-    GatewayError e{405,
-                   "invalid_request_error",
-                   std::string("Method ") + req.head.methodString.substr(0, 20) +
-                       " is not allowed on " + std::string(path) + "; use " +
-                       (wantPost ? "POST" : "GET") + ".",
-                   {},
-                   "method_not_allowed",
-                   {}};
-    const http::Header allow[] = {{"allow", wantPost ? "POST" : "GET"}};
-    co_await engine_.sendError(out, e, o, allow);
-  } else if (std::optional<GatewayError> denied =
-                 needsKey ? co_await gk_.authenticate(req, st) : std::nullopt) {
-    co_await engine_.sendError(out, *denied, o);
+  } else if (r == Route::NotFound ||
+             (r != Route::Management && ((wantPost && method != bhttp::verb::post) ||
+                                         (!wantPost && method != bhttp::verb::get)))) {
+    co_await refuseRoute(req, out, o, r == Route::NotFound, wantPost);
+  } else if (needsKey && !co_await admitCaller(req, out, o, st)) {
+    // refused: answered by admitCaller
   } else {
     switch (r) {
       case Route::ChatCompletions: {
@@ -122,30 +166,10 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
         gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
         break;
       }
-      case Route::Embeddings: {
-        gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
-        st.callType = "embedding";
-        GovWriter writer(out, gk_, st, o, gb);
-        if (auto e = co_await gk_.admitOther(req, st)) {
-          co_await engine_.sendError(writer, *e, o);
-        } else {
-          co_await engine_.embeddings(req, writer, o);
-        }
-        gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
+      case Route::Embeddings:
+      case Route::Completions:
+        co_await otherCall(req, out, o, st, gb, r);
         break;
-      }
-      case Route::Completions: {
-        gw_.metrics.shard(engine_.worker()).inFlight.fetch_add(1, std::memory_order_relaxed);
-        st.callType = "text_completion";
-        GovWriter writer(out, gk_, st, o, gb);
-        if (auto e = co_await gk_.admitOther(req, st)) {
-          co_await engine_.sendError(writer, *e, o);
-        } else {
-          co_await engine_.completions(req, writer, o);
-        }
-        gw_.metrics.shard(engine_.worker()).inFlight.fetch_sub(1, std::memory_order_relaxed);
-        break;
-      }
       case Route::Models:
         o.status = 200;
         co_await out.respond(200, kJson, gw_.modelsJson);
@@ -160,15 +184,9 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
       case Route::Readiness:
         co_await readiness(out, o);
         break;
-      case Route::Metrics: {
-        o.status = 200;
-        static constexpr http::Header kProm[] = {
-            {"content-type", "text/plain; version=0.0.4; charset=utf-8"}};
-        std::string text = gw_.metrics.render();
-        gk_.runtime().renderMetrics(text);
-        co_await out.respond(200, kProm, text);
+      case Route::Metrics:
+        co_await metrics(out, o);
         break;
-      }
       case Route::Management:
         co_await gk_.management(req, out, o, st);
         break;

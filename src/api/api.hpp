@@ -17,6 +17,7 @@ namespace llmux::api {
 // One request's API-level state, recycled through a per-thread free list so that a request's
 // governance state and header storage keep their capacity and stay out of the coroutine frame.
 struct RequestState {
+  engine::RequestOutcome outcome;
   RequestGov st;
   GovBuffers gov;
 };
@@ -72,6 +73,17 @@ class Api final : public http::Handler {
   boost::asio::awaitable<void> messages(http::Request& req, http::ResponseWriter& out,
                                         engine::RequestOutcome& o, Route r, RequestState& rs);
   boost::asio::awaitable<void> readiness(http::ResponseWriter& out, engine::RequestOutcome& o);
+  // 404 for an unknown route, 405 for a wrong method.
+  boost::asio::awaitable<void> refuseRoute(http::Request& req, http::ResponseWriter& out,
+                                           engine::RequestOutcome& o, bool notFound, bool wantPost);
+  // /v1/embeddings and /v1/completions: admission, then the engine.
+  boost::asio::awaitable<void> otherCall(http::Request& req, http::ResponseWriter& out,
+                                         engine::RequestOutcome& o, RequestGov& st, GovBuffers& gb,
+                                         Route r);
+  boost::asio::awaitable<void> metrics(http::ResponseWriter& out, engine::RequestOutcome& o);
+  // Authenticates the caller; false when refused (the error is written).
+  boost::asio::awaitable<bool> admitCaller(http::Request& req, http::ResponseWriter& out,
+                                           engine::RequestOutcome& o, RequestGov& st);
   boost::asio::awaitable<void> info(http::Request& req, http::ResponseWriter& out,
                                     engine::RequestOutcome& o, Route r, RequestGov& st);
 

@@ -355,6 +355,24 @@ void Gatekeeper::takeMeta(RequestGov& st, RequestMeta&& meta) {
   st.tags = std::move(meta.tags);
 }
 
+namespace {
+
+GatewayError endUserBlockedError(std::string_view endUser) {
+  GatewayError e;
+  e.status = 403;
+  e.type = "permission_denied";
+  e.code = "end_user_blocked";
+  e.message =
+      fmt::format("End user '{}' is blocked. An admin can unblock it with POST /customer/unblock.",
+                  utf8Prefix(endUser, 200));
+  return e;
+}
+
+}  // namespace
+
+// The suspending parts (a customer lookup on a cache miss, a Redis round trip) are the only ones
+// left in this coroutine; the rest is in plain functions, which keeps its frame small enough to
+// be recycled.
 net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& st,
                                                                    std::string_view model,
                                                                    const tokenizer::Count& count,
@@ -364,7 +382,21 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& s
   if (p.kind == auth::Principal::Kind::VirtualKey) {
     if (auto e = checkModel(p, model, rt_.accessGroups())) co_return e;
   }
+  // End-user limits (the customer's budget row).
+  if (!st.endUser.empty()) {
+    auto hit = customers_.find(st.endUser, st.startMs);
+    st.customer = hit.found ? std::move(hit.value) : co_await loadCustomer(st.endUser, st.startMs);
+    if (st.customer && st.customer->blocked) co_return endUserBlockedError(st.endUser);
+  }
+  governance::AdmitRequest ar;
+  if (!prepareAdmission(st, model, count, maxTokens, ar)) co_return std::nullopt;
+  co_return co_await admit(st, ar);
+}
 
+bool Gatekeeper::prepareAdmission(RequestGov& st, std::string_view model,
+                                  const tokenizer::Count& count, int64_t maxTokens,
+                                  governance::AdmitRequest& ar) const {
+  const auth::Principal& p = *st.principal;
   // Worst case: the group's dearest deployment; the output cap is the request's max_tokens,
   // else the largest the group's deployments allow.
   const engine::GroupMatch match = gw_.matchGroup(model);
@@ -389,25 +421,6 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& s
                                : maxOutputCap > 0         ? maxOutputCap
                                                           : kDefaultOutputReservation;
 
-  // End-user limits (the customer's budget row).
-  std::shared_ptr<const auth::CustomerView> customer;
-  if (!st.endUser.empty()) {
-    const int64_t now = st.startMs;
-    auto hit = customers_.find(st.endUser, now);
-    customer = hit.found ? std::move(hit.value) : co_await loadCustomer(st.endUser, now);
-    if (customer && customer->blocked) {
-      GatewayError e;
-      e.status = 403;
-      e.type = "permission_denied";
-      e.code = "end_user_blocked";
-      e.message = fmt::format(
-          "End user '{}' is blocked. An admin can unblock it with POST /customer/unblock.",
-          utf8Prefix(st.endUser, 200));
-      co_return e;
-    }
-  }
-  st.customer = customer;
-
   // The descriptors: the principal's, plus per-model and end-user ones when they apply.
   const std::string modelKey(model);
   const auto mrpm = p.modelRpm.find(modelKey);
@@ -415,7 +428,7 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& s
   const auto mbud = p.modelBudget.find(modelKey);
   const bool perModel =
       mrpm != p.modelRpm.end() || mtpm != p.modelTpm.end() || mbud != p.modelBudget.end();
-  const bool endUserLimits = customer && customer->descriptor;
+  const bool endUserLimits = st.customer && st.customer->descriptor;
   if (!perModel && !endUserLimits) {
     st.descriptors = &p.descriptors;
   } else {
@@ -430,12 +443,11 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& s
       if (mbud != p.modelBudget.end()) d.maxBudgetNano = mbud->second.maxNano;
       st.owned.push_back(std::move(d));
     }
-    if (endUserLimits) st.owned.push_back(*customer->descriptor);
+    if (endUserLimits) st.owned.push_back(*st.customer->descriptor);
     st.descriptors = &st.owned;
   }
-  if (st.descriptors->empty()) co_return std::nullopt;
+  if (st.descriptors->empty()) return false;
 
-  governance::AdmitRequest ar;
   ar.descriptors = st.descriptors;
   ar.tokens = count.tokens + explicitOutput;
   ar.costNano = governance::toNano(static_cast<double>(count.tokens) * maxIn +
@@ -444,7 +456,7 @@ net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& s
   // Admission counts the request when it arrived (this is at most a key or customer lookup
   // later).
   ar.nowMs = st.startMs;
-  co_return co_await admit(st, ar);
+  return true;
 }
 
 net::awaitable<std::optional<GatewayError>> Gatekeeper::admit(RequestGov& st,

@@ -142,6 +142,10 @@ class Gatekeeper final {
                                                                  const tokenizer::Count& count,
                                                                  int64_t maxTokens);
   static void takeMeta(RequestGov& st, RequestMeta&& meta);
+  // The worst-case cost, the token reservation and the descriptor list of an admission; false
+  // when nothing limits the request.
+  bool prepareAdmission(RequestGov& st, std::string_view model, const tokenizer::Count& count,
+                        int64_t maxTokens, governance::AdmitRequest& ar) const;
   boost::asio::awaitable<std::shared_ptr<const auth::CustomerView>> loadCustomer(std::string id,
                                                                                  int64_t now);
   // The provider's model id for a group (token counting picks the tokenizer by it).

@@ -1,11 +1,10 @@
 // Virtual key material (keys.hpp): OpenSSL for randomness and SHA-256.
 #include "governance/keys.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <array>
-#include <memory>
 
 namespace llmux::governance {
 namespace {
@@ -56,22 +55,20 @@ std::string generateKey() {
 }
 
 std::string hashKey(std::string_view rawKey) {
-  // Every request hashes its key: the digest is fetched once and each thread keeps a context,
-  // since EVP_sha256() inside EVP_Digest looks the algorithm up (under a lock) on every call.
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-  };
-  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  if (sha256 == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), sha256, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), rawKey.data(), rawKey.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1) {
+  // Every request hashes its key. The low-level SHA-256 works on a context on the stack: EVP
+  // looks the algorithm up and allocates a context on every call, several times the cost of
+  // hashing a key. (Deprecated in OpenSSL 3, not removed; the same assembly does the work.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  SHA256_CTX ctx;
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> md{};
+  if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, rawKey.data(), rawKey.size()) != 1 ||
+      SHA256_Final(md.data(), &ctx) != 1) {
     return {};
   }
-  std::string out(size_t{len} * 2, '\0');
-  for (unsigned i = 0; i < len; ++i) {
+#pragma GCC diagnostic pop
+  std::string out(md.size() * 2, '\0');
+  for (size_t i = 0; i < md.size(); ++i) {
     out[2 * i] = kHex[md[i] >> 4];
     out[2 * i + 1] = kHex[md[i] & 15];
   }
