@@ -6,24 +6,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 
+#include "common/clock.hpp"
 #include "kv/redis_connection.hpp"
 
 namespace llmux::api {
 
 namespace net = boost::asio;
-
-namespace {
-int64_t steadyNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-int64_t wallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 CooldownSync::CooldownSync(engine::Gateway& gw, std::shared_ptr<kv::RedisConnection> conn,
                            net::any_io_executor ex, std::chrono::milliseconds interval)
@@ -56,7 +44,7 @@ net::awaitable<void> CooldownSync::loop() {
     boost::system::error_code ec;
     co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (stopped_) break;
-    if (conn_->healthy()) co_await syncOnce(steadyNowMs(), wallNowMs());
+    if (conn_->healthy()) co_await syncOnce(steadyMs(), wallMs());
   }
 }
 

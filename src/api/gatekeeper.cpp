@@ -15,6 +15,7 @@
 #include "api/cooldown_sync.hpp"
 #include "api/governance_runtime.hpp"
 #include "api/request_meta.hpp"
+#include "common/clock.hpp"
 #include "common/text.hpp"
 #include "governance/errors.hpp"
 #include "governance/keys.hpp"
@@ -31,12 +32,6 @@ namespace net = boost::asio;
 using governance::Descriptor;
 
 namespace {
-
-int64_t wallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The credential a client sent: Authorization: Bearer, else x-api-key (Anthropic SDKs), else
 // api-key (Azure OpenAI clients). Empty when none.

@@ -1,8 +1,9 @@
 #include "api/gov_writer.hpp"
 
 #include <charconv>
-
 #include <chrono>
+
+#include "common/clock.hpp"
 
 namespace llmux::api {
 
@@ -16,9 +17,7 @@ std::span<const http::Header> GovWriter::merge(std::span<const http::Header> hea
   }
   if (!st_.principal) return {b_.merged.data(), n};
   b_.extra.clear();
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = wallMs();
   if (st_.refusal) {
     governance::appendRateLimitHeaders(*st_.refusal, *st_.descriptors, now, b_.extra);
   } else if (st_.admitted) {

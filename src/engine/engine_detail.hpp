@@ -10,6 +10,7 @@
 #include <ctime>
 #include <optional>
 
+#include "common/clock.hpp"
 #include "engine/engine.hpp"
 #include "providers/openai/openai.hpp"
 
@@ -28,16 +29,8 @@ inline uint64_t usSince(Clock::time_point t0) {
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
 }
 
-inline int64_t steadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-inline int64_t wallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using llmux::steadyMs;
+using llmux::wallMs;
 
 // Aborts whichever upstream attempt is running, or the wait before the next one.
 struct AbortAttempt final : http::ResponseWriter::Abortable {

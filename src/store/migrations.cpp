@@ -9,6 +9,7 @@
 #include <iterator>
 #include <string>
 
+#include "common/clock.hpp"
 #include "store/db.hpp"
 
 namespace llmux::store {
@@ -142,12 +143,6 @@ constexpr Migration kMigrations[] = {
     {2, kSchemaV2},
 };
 
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool fail(Db& db, const Migration& m, const std::string& what, const Result& r,
           std::string& error) {
   (void)db.rollback();
@@ -177,7 +172,7 @@ bool apply(Db& db, const Migration& m, std::string& error) {
   }
   r = db.execScript(m.sql);
   if (!r.ok) return fail(db, m, "apply", r, error);
-  const Value params[] = {int64_t{m.version}, nowMs()};
+  const Value params[] = {int64_t{m.version}, wallMs()};
   r = db.exec("INSERT INTO llmux_schema_version (version, applied_at) VALUES ($1, $2)", params);
   if (!r.ok) return fail(db, m, "record version", r, error);
   r = db.commit();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/clock.hpp"
+
 namespace llmux::store {
 
 namespace {
@@ -44,12 +46,6 @@ class PostJob final : public detail::ReaderJob {
  private:
   std::function<void(Db&)> fn_;
 };
-
-int64_t unixMsNow() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -230,7 +226,7 @@ void Store::ensureReaderDb() {
 
 void Store::runBudgetReset() {
   RepoError err;
-  const int64_t now = unixMsNow();
+  const int64_t now = wallMs();
   const int64_t rows = opts_.resetBudgets ? opts_.resetBudgets(*readerDb_, now, err)
                                           : resetDueBudgets(*readerDb_, now, opts_.nextReset, err);
   resets_.fetch_add(1, std::memory_order_relaxed);

@@ -649,6 +649,7 @@ class Gateway:
                    "--port", str(self.port)] + self.args
             self._out = open(self.stdout_path, "ab")
             self._err = open(self.stderr_path, "ab")
+            self._err_offset = os.path.getsize(self.stderr_path)
             self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL,
                                          env=self.env, cwd=self.workdir)
             try:
@@ -663,11 +664,17 @@ class Gateway:
         raise last
 
     def _wait_ready(self, timeout):
+        # Readiness counts only once this process says it listens on the port: free_port() hands
+        # out a port that another test's llmux may take first, and that one would answer too.
+        listening = f"listening on 127.0.0.1:{self.port} ".encode()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise GatewayStartError(f"llmux exited with {self.proc.returncode} during startup:\n"
                                         f"{self.stderr_tail()}")
+            if listening not in self._stderr_since_start():
+                time.sleep(0.03)
+                continue
             try:
                 r = request(self.port, "GET", "/health/readiness", auth=None, timeout=2)
                 if r.status == 200:
@@ -714,6 +721,14 @@ class Gateway:
                     f.close()
                 except OSError:
                     pass
+
+    def _stderr_since_start(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                f.seek(getattr(self, "_err_offset", 0))
+                return f.read()
+        except OSError:
+            return b""
 
     def stderr_text(self):
         try:
