@@ -5,6 +5,7 @@
 // the field is optional); money is USD.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -153,37 +154,8 @@ struct SpendRow {
   std::string metadata = "{}";  // JSON object: request metadata
 };
 
-// Member-wise (the spend writer swaps rows between its batch and the recycled nodes; strings swap
-// their buffers, so both sides keep the capacity they had).
-inline void swap(SpendRow& a, SpendRow& b) noexcept {
-  using std::swap;
-  swap(a.requestId, b.requestId);
-  swap(a.callType, b.callType);
-  swap(a.apiKey, b.apiKey);
-  swap(a.keyAlias, b.keyAlias);
-  swap(a.teamId, b.teamId);
-  swap(a.userId, b.userId);
-  swap(a.endUser, b.endUser);
-  swap(a.model, b.model);
-  swap(a.modelGroup, b.modelGroup);
-  swap(a.deployment, b.deployment);
-  swap(a.provider, b.provider);
-  swap(a.apiBase, b.apiBase);
-  swap(a.promptTokens, b.promptTokens);
-  swap(a.completionTokens, b.completionTokens);
-  swap(a.cachedTokens, b.cachedTokens);
-  swap(a.cacheWriteTokens, b.cacheWriteTokens);
-  swap(a.reasoningTokens, b.reasoningTokens);
-  swap(a.tokensEstimated, b.tokensEstimated);
-  swap(a.spend, b.spend);
-  swap(a.status, b.status);
-  swap(a.errorType, b.errorType);
-  swap(a.startTime, b.startTime);
-  swap(a.endTime, b.endTime);
-  swap(a.completionStartTime, b.completionStartTime);
-  swap(a.cacheHit, b.cacheHit);
-  swap(a.tags, b.tags);
-  swap(a.metadata, b.metadata);
-}
+// A batch of spend rows as the writer hands it on: pointers to the nodes the rows travelled in
+// (see store/spend_writer.hpp), so a batch is written or spooled without copying a row.
+using SpendBatch = std::span<const SpendRow* const>;
 
 }  // namespace llmux::store

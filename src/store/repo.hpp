@@ -121,7 +121,8 @@ std::vector<BudgetRow> listBudgets(Db& db, RepoError& err);
 // so a replayed spool cannot count twice), the spend (and model_spend) added to each row's key,
 // team, team membership, user and customer, and the daily roll-ups (per key, team, user, end
 // user, tag and model, per UTC day). All or nothing.
-bool writeSpendBatch(Db& db, std::span<const SpendRow> rows, RepoError& err);
+bool writeSpendRows(Db& db, SpendBatch rows, RepoError& err);
+bool writeSpendBatch(Db& db, std::span<const SpendRow> rows, RepoError& err);  // same, by value
 
 struct SpendQuery {
   std::optional<std::string> apiKey;  // hash

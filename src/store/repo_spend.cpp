@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <string>
@@ -99,14 +100,17 @@ SpendRow readSpend(const Row& r) {
 // whole batch on every retry (tags and ids from headers can carry any byte): NULs are dropped
 // and bytes that are not UTF-8 become '?', on both backends alike.
 bool cleanTextOk(const std::string& s) {
-  // Nearly every value is short printable ASCII: checked here without a call into simdjson.
-  bool ascii = true;
+  // Nearly every value is short ASCII: one pass without exits (it vectorizes) finds NULs and
+  // non-ASCII bytes, and only the latter need simdjson's UTF-8 check.
+  unsigned char bits = 0;
+  bool nul = false;
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if (u == 0) return false;
-    ascii = ascii && u < 0x80;
+    bits |= u;
+    nul |= u == 0;
   }
-  return ascii || simdjson::validate_utf8(s.data(), s.size());
+  if (nul) return false;
+  return bits < 0x80 || simdjson::validate_utf8(s.data(), s.size());
 }
 
 void cleanText(std::string& s) {
@@ -201,7 +205,24 @@ struct DailySums {
   int64_t prompt = 0, completion = 0, cached = 0, cacheWrite = 0;
   double spend = 0;
   int64_t requests = 0, ok = 0, failed = 0;
+
+  void add(const SpendRow& s) {
+    prompt += s.promptTokens;
+    completion += s.completionTokens;
+    cached += s.cachedTokens;
+    cacheWrite += s.cacheWriteTokens;
+    spend += s.spend;
+    requests += 1;
+    (s.status >= 400 ? failed : ok) += 1;
+  }
 };
+
+// Same key, team, user, end user, model, provider, tags and day: the row adds to the same totals.
+bool sameTotals(const SpendRow& a, int32_t aDay, const SpendRow& b, int32_t bDay) {
+  return aDay == bDay && a.apiKey == b.apiKey && a.teamId == b.teamId && a.userId == b.userId &&
+         a.endUser == b.endUser && modelOf(a) == modelOf(b) && a.provider == b.provider &&
+         a.tags == b.tags;
+}
 
 struct BatchTotals {
   using Entities = std::map<std::string_view, EntitySpend, std::less<>>;
@@ -212,22 +233,42 @@ struct BatchTotals {
   std::deque<std::string> tagText;  // the tags parsed out of rows' JSON lists
 
   void add(const SpendRow& s) {
-    if (!s.apiKey.empty()) keys[s.apiKey].add(s);
-    if (!s.teamId.empty()) teams[s.teamId].add(s);
-    if (!s.userId.empty()) users[s.userId].add(s);
-    if (!s.teamId.empty() && !s.userId.empty()) members[{s.teamId, s.userId}] += s.spend;
-    if (!s.endUser.empty()) customers[s.endUser].add(s);
+    // Rows of one batch come in runs (one busy key, one model): a row like the previous one adds
+    // to the totals that row found, without looking them up again.
     const int32_t day = utcDayNumber(s.startTime);
+    if (run_.row == nullptr || !sameTotals(*run_.row, run_.day, s, day)) find(s, day);
+    run_.row = &s;
+    for (EntitySpend* e : {run_.key, run_.team, run_.user, run_.customer}) {
+      if (e != nullptr) e->add(s);
+    }
+    if (run_.member != nullptr) *run_.member += s.spend;
+    for (DailySums* d : run_.daily) d->add(s);
+  }
+
+ private:
+  struct Run {
+    const SpendRow* row = nullptr;
+    int32_t day = 0;
+    EntitySpend* key = nullptr;
+    EntitySpend* team = nullptr;
+    EntitySpend* user = nullptr;
+    EntitySpend* customer = nullptr;
+    double* member = nullptr;
+    std::vector<DailySums*> daily;
+  };
+  Run run_;
+
+  void find(const SpendRow& s, int32_t day) {
+    run_.day = day;
+    run_.key = s.apiKey.empty() ? nullptr : &keys[s.apiKey];
+    run_.team = s.teamId.empty() ? nullptr : &teams[s.teamId];
+    run_.user = s.userId.empty() ? nullptr : &users[s.userId];
+    run_.customer = s.endUser.empty() ? nullptr : &customers[s.endUser];
+    run_.member = s.teamId.empty() || s.userId.empty() ? nullptr : &members[{s.teamId, s.userId}];
+    run_.daily.clear();
     const std::string_view model = modelOf(s);
     auto roll = [&](std::string_view type, std::string_view id) {
-      DailySums& d = daily[DailyKey{type, id, day, model, s.provider}];
-      d.prompt += s.promptTokens;
-      d.completion += s.completionTokens;
-      d.cached += s.cachedTokens;
-      d.cacheWrite += s.cacheWriteTokens;
-      d.spend += s.spend;
-      d.requests += 1;
-      (s.status >= 400 ? d.failed : d.ok) += 1;
+      run_.daily.push_back(&daily[DailyKey{type, id, day, model, s.provider}]);
     };
     roll("key", s.apiKey);
     roll("team", s.teamId);
@@ -502,6 +543,13 @@ bool insertChunk(Db& db, std::span<const SpendRow* const> rows, std::vector<Valu
 }  // namespace
 
 bool writeSpendBatch(Db& db, std::span<const SpendRow> rows, RepoError& err) {
+  std::vector<const SpendRow*> ptrs;
+  ptrs.reserve(rows.size());
+  for (const SpendRow& r : rows) ptrs.push_back(&r);
+  return writeSpendRows(db, ptrs, err);
+}
+
+bool writeSpendRows(Db& db, SpendBatch rows, RepoError& err) {
   if (rows.empty()) return true;
   detail::Tx tx(db);
   if (!tx.begin(err)) return false;
@@ -509,8 +557,8 @@ bool writeSpendBatch(Db& db, std::span<const SpendRow> rows, RepoError& err) {
   std::deque<SpendRow> cleaned;  // the rare rows that need cleaning; totals borrow from them too
   std::vector<const SpendRow*> storableRows;
   storableRows.reserve(rows.size());
-  for (const SpendRow& row : rows) {
-    storableRows.push_back(storableAsIs(row) ? &row : &cleaned.emplace_back(storable(row)));
+  for (const SpendRow* row : rows) {
+    storableRows.push_back(storableAsIs(*row) ? row : &cleaned.emplace_back(storable(*row)));
   }
   std::vector<Value> values;
   values.reserve(kChunkSizes[0] * kSpendColumnCount);

@@ -6,8 +6,9 @@
 namespace llmux::store {
 namespace {
 
-// Nodes kept per worker for reuse; beyond that they are freed (on the writer thread).
-constexpr size_t kFreeNodesPerWorker = 1024;
+// Nodes kept per worker for reuse beyond one batch; past that they are freed (on the writer
+// thread). A written batch hands all its nodes back at once, so a free ring holds a batch more.
+constexpr size_t kSpareFreeNodes = 1024;
 
 // Empties a row for reuse: strings keep their capacity.
 void clearRow(SpendRow& r) {
@@ -44,12 +45,14 @@ SpendWriter::SpendWriter(SpendWriterOptions opts, SpendSink sink, ReconnectFn re
   rings_.reserve(opts_.producers);
   for (size_t i = 0; i < opts_.producers; ++i) {
     rings_.push_back(std::make_unique<boost::lockfree::spsc_queue<SpendRow*>>(opts_.queueCapacity));
-    free_.push_back(std::make_unique<boost::lockfree::spsc_queue<SpendRow*>>(kFreeNodesPerWorker));
+    free_.push_back(std::make_unique<boost::lockfree::spsc_queue<SpendRow*>>(opts_.batchSize +
+                                                                             kSpareFreeNodes));
   }
   producerState_ = std::make_unique<Producer[]>(opts_.producers);
   replayBatch_ = opts_.batchSize;
   backoff_ = opts_.retryMin;
   pending_.reserve(opts_.batchSize);
+  pendingWorker_.reserve(opts_.batchSize);
 }
 
 SpendWriter::~SpendWriter() {
@@ -60,6 +63,7 @@ SpendWriter::~SpendWriter() {
       while (ring->pop(p)) delete p;
     }
   }
+  for (SpendRow* p : pending_) delete p;  // rows flushAndStop could neither write nor spool
 }
 
 bool SpendWriter::start(std::string& error) {
@@ -169,7 +173,7 @@ void SpendWriter::run() {
     }
     if (stopping && now >= deadline) pastDeadline_ = true;
     const bool progressed = iterate(now, stopping);
-    if (stopping && pendingCount_ == 0 && available() == 0) {
+    if (stopping && pending_.empty() && available() == 0) {
       // Inputs are closed and drained; replay what the spool holds while the database works.
       while (!spool_.empty() && healthy_ && !pastDeadline_) {
         now = Clock::now();
@@ -181,7 +185,7 @@ void SpendWriter::run() {
     // Go on at once while rows move and a full batch (or a replay) is ready; else poll.
     const bool moreWork =
         stopping || (progressed && ((!spool_.empty() && healthy_) ||
-                                    available() + pendingCount_ >= opts_.batchSize));
+                                    available() + pending_.size() >= opts_.batchSize));
     if (moreWork) continue;
     std::unique_lock lk(wakeMu_);
     wake_.wait_for(lk, std::min(opts_.pollInterval, opts_.flushInterval),
@@ -197,16 +201,15 @@ void SpendWriter::run() {
 }
 
 void SpendWriter::collect() {
-  size_t want = opts_.batchSize > pendingCount_ ? opts_.batchSize - pendingCount_ : 0;
+  size_t want = opts_.batchSize > pending_.size() ? opts_.batchSize - pending_.size() : 0;
   // Start at a rotating ring so a busy worker cannot starve the others.
   for (size_t k = 0; k < rings_.size() && want > 0; ++k) {
     const size_t worker = (nextRing_ + k) % rings_.size();
     auto& ring = *rings_[worker];
     SpendRow* node = nullptr;
     while (want > 0 && ring.pop(node)) {
-      using std::swap;
-      swap(nextPendingSlot(), *node);
-      recycle(worker, node);
+      pending_.push_back(node);
+      pendingWorker_.push_back(static_cast<uint32_t>(worker));
       --want;
     }
   }
@@ -222,7 +225,8 @@ void SpendWriter::collect() {
       }
     }
     while (want > 0 && !overflow_.empty()) {
-      nextPendingSlot() = std::move(overflow_.front());
+      pending_.push_back(new SpendRow(std::move(overflow_.front())));
+      pendingWorker_.push_back(kNoWorker);
       overflow_.pop_front();
       --want;
     }
@@ -235,22 +239,27 @@ void SpendWriter::collect() {
   }
 }
 
-SpendRow& SpendWriter::nextPendingSlot() {
-  if (pendingCount_ == pending_.size()) pending_.emplace_back();
-  return pending_[pendingCount_++];
-}
-
-void SpendWriter::recycle(size_t worker, SpendRow* node) {
+void SpendWriter::recycle(uint32_t worker, SpendRow* node) {
+  if (worker == kNoWorker) {
+    delete node;
+    return;
+  }
   clearRow(*node);
   if (!free_[worker]->push(node)) delete node;
 }
 
+void SpendWriter::releasePending(size_t n) {
+  for (size_t i = 0; i < n; ++i) recycle(pendingWorker_[i], pending_[i]);
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(n));
+  pendingWorker_.erase(pendingWorker_.begin(), pendingWorker_.begin() + static_cast<ptrdiff_t>(n));
+}
+
 bool SpendWriter::iterate(Clock::time_point now, bool stopping) {
-  const size_t before = pendingCount_;
+  const size_t before = pending_.size();
   collect();
-  bool progressed = pendingCount_ != before;
-  if (before == 0 && pendingCount_ > 0) pendingSince_ = now;
-  const bool flushDue = pendingCount_ > 0 && (pendingCount_ >= opts_.batchSize || stopping ||
+  bool progressed = pending_.size() != before;
+  if (before == 0 && !pending_.empty()) pendingSince_ = now;
+  const bool flushDue = !pending_.empty() && (pending_.size() >= opts_.batchSize || stopping ||
                                               now - pendingSince_ >= opts_.flushInterval);
   if (!spool_.empty() && dbUp(now)) {
     replayOne(now);
@@ -260,15 +269,12 @@ bool SpendWriter::iterate(Clock::time_point now, bool stopping) {
   // Older spooled rows go first: while any wait, new rows queue behind them on disk.
   size_t done = 0;
   if (spool_.empty() && dbUp(now) && writeDb(pending(), now)) {
-    done = pendingCount_;
+    done = pending_.size();
   } else {
     done = spoolRows(pending(), now, stopping);
   }
   if (done == 0) return progressed;
-  // Rotate (swaps) rather than erase, so the written slots keep their strings' capacity.
-  std::rotate(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(done),
-              pending_.begin() + static_cast<ptrdiff_t>(pendingCount_));
-  pendingCount_ -= done;
+  releasePending(done);
   pendingSince_ = now;
   return true;
 }
@@ -286,7 +292,7 @@ bool SpendWriter::dbUp(Clock::time_point now) {
   return true;
 }
 
-bool SpendWriter::writeDb(std::span<const SpendRow> rows, Clock::time_point now) {
+bool SpendWriter::writeDb(SpendBatch rows, Clock::time_point now) {
   RepoError err;
   if (sink_ && sink_(rows, err)) {
     healthy_ = true;
@@ -311,8 +317,7 @@ bool SpendWriter::writeDb(std::span<const SpendRow> rows, Clock::time_point now)
   return false;
 }
 
-size_t SpendWriter::spoolRows(std::span<const SpendRow> rows, Clock::time_point now,
-                              bool stopping) {
+size_t SpendWriter::spoolRows(SpendBatch rows, Clock::time_point now, bool stopping) {
   if (rows.empty()) return 0;
   std::string err;
   const size_t n = spoolOpen_ ? spool_.append(rows, err) : 0;
@@ -348,7 +353,9 @@ void SpendWriter::replayOne(Clock::time_point now) {
     publishSpool();
     return;
   }
-  if (writeDb(replayBuf_, now)) {
+  replayRows_.clear();
+  for (const SpendRow& r : replayBuf_) replayRows_.push_back(&r);
+  if (writeDb(replayRows_, now)) {
     spool_.consume();
     replayBatch_ = std::min(replayBatch_ * 2, opts_.batchSize);
     poisonFailures_ = 0;

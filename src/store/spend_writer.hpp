@@ -13,9 +13,10 @@
 // costs a lock but loses nothing; the worker stays on the overflow until the writer has emptied
 // it, which keeps each worker's rows in push order end to end. Rows travel through the rings in
 // heap nodes (Boost 1.81's spsc_queue only copy-constructs its elements), and the nodes travel
-// back: the writer swaps each row into a batch slot it keeps, clears the node (strings keep their
-// capacity) and returns it through the worker's free ring, so in steady state a worker fills a
-// row (take() then push()) without allocating, and nothing is freed on another thread.
+// back: the writer batches the nodes themselves (the sink gets pointers, nothing is copied) and,
+// once their rows are written or spooled, clears them (strings keep their capacity) and returns
+// them through their worker's free ring, so in steady state a worker fills a row (take() then
+// push()) without allocating, and nothing is freed on another thread.
 //
 // Ordering: while the spool holds rows, new rows are appended behind them (spool-through) so the
 // database always receives rows oldest first; the spool drains one batch per writer iteration.
@@ -56,9 +57,9 @@ struct SpendWriterOptions {
   SpoolOptions spool;
 };
 
-// Writes one batch in one transaction (production: repo writeSpendBatch on the writer's Db).
+// Writes one batch in one transaction (production: repo writeSpendRows on the writer's Db).
 // Called on the writer thread only.
-using SpendSink = std::function<bool(std::span<const SpendRow>, RepoError&)>;
+using SpendSink = std::function<bool(SpendBatch, RepoError&)>;
 // Called on the writer thread before retrying after a failure; false = still down (production:
 // Db::healthy() / Db::reconnect()). Optional.
 using ReconnectFn = std::function<bool()>;
@@ -117,16 +118,18 @@ class SpendWriter {
     std::atomic<uint64_t> dropped{0};
   };
 
+  static constexpr uint32_t kNoWorker = UINT32_MAX;  // a node the writer made (overflow rows)
+
   void run();
-  SpendRow& nextPendingSlot();
-  void recycle(size_t worker, SpendRow* node);
-  [[nodiscard]] std::span<SpendRow> pending() { return {pending_.data(), pendingCount_}; }
+  void recycle(uint32_t worker, SpendRow* node);
+  void releasePending(size_t n);  // recycles the first n pending nodes
+  [[nodiscard]] SpendBatch pending() const { return pending_; }
   bool iterate(Clock::time_point now, bool stopping);  // true when rows moved
   [[nodiscard]] size_t available() const;
   void collect();
   bool dbUp(Clock::time_point now);
-  bool writeDb(std::span<const SpendRow> rows, Clock::time_point now);
-  size_t spoolRows(std::span<const SpendRow> rows, Clock::time_point now, bool stopping);
+  bool writeDb(SpendBatch rows, Clock::time_point now);
+  size_t spoolRows(SpendBatch rows, Clock::time_point now, bool stopping);
   void replayOne(Clock::time_point now);
   void setError(std::string e);
   void publishSpool();
@@ -155,12 +158,12 @@ class SpendWriter {
   bool started_ = false;
   bool stopped_ = false;
   size_t nextRing_ = 0;
-  // The batch being built: the first pendingCount_ slots; the rest are spare slots whose strings
-  // keep their capacity for the nodes they are swapped with.
-  std::vector<SpendRow> pending_;
-  size_t pendingCount_ = 0;
+  // The batch being built: nodes taken from the rings, with the worker each goes back to.
+  std::vector<SpendRow*> pending_;
+  std::vector<uint32_t> pendingWorker_;
   Clock::time_point pendingSince_;
   std::vector<SpendRow> replayBuf_;
+  std::vector<const SpendRow*> replayRows_;
   size_t replayBatch_ = 0;
   int poisonFailures_ = 0;
   bool healthy_ = true;

@@ -444,12 +444,19 @@ bool Spool::startSegment(std::string& error) {
 }
 
 size_t Spool::append(std::span<const SpendRow> rows, std::string& error) {
+  std::vector<const SpendRow*> ptrs;
+  ptrs.reserve(rows.size());
+  for (const SpendRow& r : rows) ptrs.push_back(&r);
+  return append(SpendBatch(ptrs), error);
+}
+
+size_t Spool::append(SpendBatch rows, std::string& error) {
   std::string payload;
   if (!onDisk()) {
     size_t n = 0;
-    for (const SpendRow& r : rows) {
+    for (const SpendRow* r : rows) {
       payload.clear();
-      encodeSpendRow(r, payload);
+      encodeSpendRow(*r, payload);
       if (bytes_ + kRecordHeader + payload.size() > opts_.maxBytes) break;
       bytes_ += kRecordHeader + payload.size();
       memory_.push_back(std::move(payload));
@@ -483,9 +490,9 @@ size_t Spool::append(std::span<const SpendRow> rows, std::string& error) {
     buf.clear();
     return true;
   };
-  for (const SpendRow& r : rows) {
+  for (const SpendRow* r : rows) {
     payload.clear();
-    encodeSpendRow(r, payload);
+    encodeSpendRow(*r, payload);
     if (payload.size() > kMaxPayload) break;
     const uint64_t rec = kRecordHeader + payload.size();
     const uint64_t tailUsed = tailFd_ >= 0 ? segments_.back().size + buf.size() : 0;

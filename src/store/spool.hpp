@@ -60,6 +60,7 @@ class Spool {
 
   // Appends rows in order; returns how many were stored (a prefix). Fewer than rows.size() when
   // the size cap is reached or the disk fails (`error` set then).
+  size_t append(SpendBatch rows, std::string& error);
   size_t append(std::span<const SpendRow> rows, std::string& error);
 
   // Reads up to `max` of the oldest rows into `out` (cleared first) without consuming them.

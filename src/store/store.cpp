@@ -56,13 +56,13 @@ Store::Store(StoreOptions opts) : opts_(std::move(opts)) {
   SpendSink sink = opts_.spendSink;
   ReconnectFn reconnect;
   if (!sink) {
-    sink = [this](std::span<const SpendRow> rows, RepoError& err) {
+    sink = [this](SpendBatch rows, RepoError& err) {
       if (!writerDb_) {  // start() failed or never ran: flushAndStop() spools instead
         err.message = "database not connected";
         err.connectionLost = true;
         return false;
       }
-      return writeSpendBatch(*writerDb_, rows, err);
+      return writeSpendRows(*writerDb_, rows, err);
     };
     reconnect = [this] { return writerReconnect(); };
   }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "tokenizer/count_cache.hpp"
 #include "tokenizer/encoding.hpp"
 
 namespace llmux::tokenizer {
@@ -36,12 +37,17 @@ struct Counter {
   const Encoding* encoding = nullptr;
   Count* out = nullptr;
   bool o200k = false;
+  CountCache* cache = nullptr;  // set for prompt texts, which repeat across requests
 
   void text(std::string_view s) const {
     // Encoding::get cannot fail for the built-in names unless the build embedded bad tables; a
     // byte-based guess then keeps the request path going.
-    out->tokens += encoding != nullptr ? static_cast<int64_t>(encoding->count(s))
-                                       : static_cast<int64_t>((s.size() + 3) / 4);
+    if (encoding == nullptr) {
+      out->tokens += static_cast<int64_t>((s.size() + 3) / 4);
+    } else {
+      out->tokens +=
+          static_cast<int64_t>(cache != nullptr ? cache->count(*encoding, s) : encoding->count(s));
+    }
   }
   void estimated(int64_t n) const {
     out->tokens += n;
@@ -256,7 +262,8 @@ std::variant<Count, GatewayError> countChatBody(std::string_view model, std::str
 std::variant<Count, GatewayError> countChatObject(std::string_view model, dom::object root) {
   if (Err e = resolveModel(root, model)) return std::move(*e);
   Count out;
-  const Counter c = counterFor(model, out);
+  Counter c = counterFor(model, out);
+  c.cache = &CountCache::forThread();
   if (Err e = countMessages(c, root)) return std::move(*e);
   if (Err e = countTools(c, root)) return std::move(*e);
   return out;

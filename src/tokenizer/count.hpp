@@ -48,9 +48,11 @@ std::string_view encodingForModel(std::string_view model);
 // Plain text, no overhead.
 Count countText(std::string_view model, std::string_view text);
 
-// A Chat Completions body (JSON text). `model` picks the tokenizer; empty means the body's
-// "model". Errors (400) for malformed JSON or wrong types: messages not an array of objects,
-// content neither string, array nor null, a content part or tool that is not an object.
+// A Chat Completions body (JSON text). Its texts are counted through the thread's CountCache
+// (count_cache.hpp): prompts repeat across requests, and a cached count is exact. `model` picks the
+// tokenizer; empty means the body's "model". Errors (400) for malformed JSON or wrong types:
+// messages not an array of objects, content neither string, array nor null, a content part or tool
+// that is not an object.
 std::variant<Count, GatewayError> countChatBody(std::string_view model, std::string_view body);
 // The same for a body already parsed (the caller's DOM stays valid while this runs).
 std::variant<Count, GatewayError> countChatObject(std::string_view model,

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <map>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -273,6 +275,99 @@ TYPED_TEST(RepoSpend, DailyRollUpsSumPerEntityDayModelAndProvider) {
   EXPECT_EQ(tagRequests["feature-a@2024-03-11"], 1);
   EXPECT_EQ(tagRequests["feature-b@2024-03-11"], 1);
   EXPECT_EQ(tagRequests.size(), 4u);
+}
+
+// Rows come in runs of like rows (the writer reuses the totals the previous row found); every
+// change of key, team, user, end user, model, provider, tags or day must start new totals.
+TYPED_TEST(RepoSpend, DailyRollUpsOfRunsOfLikeRowsMatchARecount) {
+  Db& db = *this->db;
+  this->seedEntities();
+  RepoError err;
+  std::mt19937 rng(11);
+  const auto pick = [&](std::initializer_list<const char*> from) {
+    return std::string(from.begin()[rng() % from.size()]);
+  };
+  std::vector<SpendRow> rows;
+  SpendRow r = spendRow("run", 0.5);
+  r.tags = "[]";
+  for (int i = 0; rows.size() < 400; ++i) {
+    // Each run differs from the one before in one field only.
+    switch (rng() % 9) {
+      case 0:
+        r.apiKey = pick({"k1", "k2"});
+        break;
+      case 1:
+        r.teamId = pick({"t1", "", "t2"});
+        break;
+      case 2:
+        r.userId = pick({"u1", ""});
+        break;
+      case 3:
+        r.endUser = pick({"", "e1", "e2"});
+        break;
+      case 4:
+        r.model = pick({"gpt-4o", "", "claude"});
+        break;
+      case 5:
+        r.modelGroup = pick({"gpt-4o", "group-x"});
+        break;
+      case 6:
+        r.provider = pick({"openai", "anthropic"});
+        break;
+      case 7:
+        r.tags = pick({"[]", R"(["a"])", R"(["a","b"])"});
+        break;
+      default:
+        r.startTime = kMar10 + static_cast<int64_t>(rng() % 2) * kDay + 7;
+        break;
+    }
+    r.spend = 0.25 * static_cast<double>(rng() % 4);
+    r.promptTokens = static_cast<int64_t>(rng() % 100);
+    r.status = rng() % 5 == 0 ? 500 : 200;
+    const size_t run = 1 + rng() % 4;
+    for (size_t k = 0; k < run; ++k) {
+      rows.push_back(r);
+      rows.back().requestId = "run" + std::to_string(i) + "-" + std::to_string(k);
+    }
+  }
+  ASSERT_TRUE(writeSpendBatch(db, rows, err)) << err.message;
+
+  // (type, id, day, model, provider) -> requests, prompt tokens, failed
+  std::map<std::string, std::array<int64_t, 3>> want;
+  double k1Spend = 0;
+  for (const SpendRow& r : rows) {
+    const std::string day = r.startTime >= kMar10 + kDay ? "2024-03-11" : "2024-03-10";
+    const std::string model = r.model.empty() ? r.modelGroup : r.model;
+    std::vector<std::pair<std::string, std::string>> lines = {{"key", r.apiKey},
+                                                              {"team", r.teamId},
+                                                              {"user", r.userId},
+                                                              {"end_user", r.endUser},
+                                                              {"model", model}};
+    if (r.tags.find("\"a\"") != std::string::npos) lines.emplace_back("tag", "a");
+    if (r.tags.find("\"b\"") != std::string::npos) lines.emplace_back("tag", "b");
+    for (const auto& [type, id] : lines) {
+      auto& w = want[type + "|" + id + "|" + day + "|" + model + "|" + r.provider];
+      w[0] += 1;
+      w[1] += r.promptTokens;
+      w[2] += r.status >= 400 ? 1 : 0;
+    }
+    if (r.apiKey == "k1") k1Spend += r.spend;
+  }
+  Result got = db.exec(
+      "SELECT entity_type, entity_id, day, model, provider, api_requests, prompt_tokens, "
+      "failed_requests FROM llmux_daily_spend");
+  ASSERT_TRUE(got.ok) << got.error;
+  std::map<std::string, std::array<int64_t, 3>> have;
+  for (const Row& r : got.rows) {
+    have[r.str(0) + "|" + r.str(1) + "|" + r.str(2) + "|" + r.str(3) + "|" + r.str(4)] = {
+        r.i64(5), r.i64(6), r.i64(7)};
+  }
+  for (const auto& [k, v] : want) {
+    auto it = have.find(k);
+    EXPECT_TRUE(it != have.end() && it->second == v) << k;
+  }
+  for (const auto& [k, v] : have) EXPECT_TRUE(want.count(k) == 1) << "unexpected " << k;
+  EXPECT_NEAR(this->keySpend(), k1Spend, 1e-9);
 }
 
 TYPED_TEST(RepoSpend, ReportsGroupByEveryDimension) {

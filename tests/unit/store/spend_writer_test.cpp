@@ -36,7 +36,7 @@ std::string rid(int i) {
 class FakeSink {
  public:
   SpendSink sink() {
-    return [this](std::span<const SpendRow> rows, RepoError& err) {
+    return [this](SpendBatch rows, RepoError& err) {
       if (gate_.valid()) {
         blocked_ = true;
         gate_.wait();
@@ -48,14 +48,14 @@ class FakeSink {
         err.connectionLost = true;
         return false;
       }
-      for (const auto& r : rows) {
-        if (!refuse_.empty() && r.requestId == refuse_) {
+      for (const SpendRow* r : rows) {
+        if (!refuse_.empty() && r->requestId == refuse_) {
           err.message = "constraint failed";
           return false;
         }
       }
       std::vector<std::string> batch;
-      for (const auto& r : rows) batch.push_back(r.requestId);
+      for (const SpendRow* r : rows) batch.push_back(r->requestId);
       batches_.push_back(std::move(batch));
       return true;
     };
@@ -159,6 +159,43 @@ TEST_F(SpendWriterTest, BatchesBySize) {
   EXPECT_EQ(s.written, 35u);
   EXPECT_EQ(s.batches, 4u);
   EXPECT_EQ(s.dropped, 0u);
+}
+
+// Rows travel in nodes that come back, cleared, to the worker that filled them once written, so
+// a worker in steady state fills rows without allocating.
+TEST_F(SpendWriterTest, WrittenNodesComeBackClearedToTheirWorker) {
+  SpendWriter w(opts(), db_.sink());
+  std::string err;
+  ASSERT_TRUE(w.start(err)) << err;
+  std::set<const SpendRow*> sent[2];
+  for (int i = 0; i < 20; ++i) {
+    const size_t worker = static_cast<size_t>(i % 2);
+    auto node = w.take(worker);
+    node->requestId = rid(i);
+    node->apiKey = std::string(80, 'k');
+    node->tags = R"(["t"])";
+    sent[worker].insert(node.get());
+    ASSERT_TRUE(w.push(worker, std::move(node)));
+  }
+  ASSERT_TRUE(waitFor([&] { return db_.rows().size() == 20; }));
+  w.flushAndStop(1s);  // the writer thread has ended: every node is back
+  auto rows = db_.rows();
+  std::sort(rows.begin(), rows.end());
+  auto want = range(0, 20);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(rows, want);
+  for (size_t worker = 0; worker < 2; ++worker) {
+    for (int i = 0; i < 10; ++i) {
+      auto node = w.take(worker);
+      ASSERT_EQ(sent[worker].count(node.get()), 1u) << "worker " << worker << " node " << i;
+      sent[worker].erase(node.get());
+      EXPECT_TRUE(node->requestId.empty());
+      EXPECT_TRUE(node->apiKey.empty());
+      EXPECT_GE(node->apiKey.capacity(), 80u);  // the buffer stays for the next row
+      EXPECT_EQ(node->tags, "[]");
+      EXPECT_EQ(node->metadata, "{}");
+    }
+  }
 }
 
 TEST_F(SpendWriterTest, BatchesByTime) {

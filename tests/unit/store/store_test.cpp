@@ -78,7 +78,7 @@ StoreOptions baseOptions(const std::shared_ptr<FakeState>& st) {
   o.reconnectMax = 5ms;
   o.spend.spool.dir.clear();  // in memory
   o.spend.pollInterval = 1ms;
-  o.spendSink = [](std::span<const SpendRow>, RepoError&) { return true; };
+  o.spendSink = [](SpendBatch, RepoError&) { return true; };
   return o;
 }
 
@@ -431,7 +431,7 @@ TEST(Store, SpendRowsFlowThroughTheWriterAndStopFlushesThem) {
   o.spend.producers = 2;
   o.spend.flushInterval = 10s;
   auto written = std::make_shared<std::atomic<int>>(0);
-  o.spendSink = [written](std::span<const SpendRow> rows, RepoError&) {
+  o.spendSink = [written](SpendBatch rows, RepoError&) {
     written->fetch_add(static_cast<int>(rows.size()));
     return true;
   };
