@@ -146,7 +146,7 @@ net::awaitable<void> Api::handle(http::Request& req, http::ResponseWriter& out) 
       r == Route::ChatCompletions || r == Route::Embeddings || r == Route::Completions;
 
   // The refusals run in coroutines of their own, so their errors and strings are not part of
-  // this frame (small enough for Asio to recycle it from request to request).
+  // this frame (small enough for malloc's per-thread cache).
   if (r == Route::Messages || r == Route::CountTokens) {
     co_await messages(req, out, o, r, *state);
   } else if (r == Route::NotFound ||

@@ -366,8 +366,7 @@ GatewayError endUserBlockedError(std::string_view endUser) {
 }  // namespace
 
 // The suspending parts (a customer lookup on a cache miss, a Redis round trip) are the only ones
-// left in this coroutine; the rest is in plain functions, which keeps its frame small enough to
-// be recycled.
+// left in this coroutine; the rest is in plain functions, which keeps its frame small.
 net::awaitable<std::optional<GatewayError>> Gatekeeper::admitModel(RequestGov& st,
                                                                    std::string_view model,
                                                                    const tokenizer::Count& count,

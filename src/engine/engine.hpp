@@ -128,7 +128,7 @@ struct PlanStep {
 };
 
 // Where a request's routing stands (route.cpp): kept in the Scratch, not in the coroutine frame,
-// so that the attempt loop's frame stays small enough for Asio's frame recycling.
+// so that the attempt loop's frame stays small (malloc's per-thread cache serves up to 1 KiB).
 struct RouteCursor {
   GroupMatch match;                                 // the current group (no plan)
   const ModelGroup* primary = nullptr;              // the group asked for

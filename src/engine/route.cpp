@@ -3,7 +3,7 @@
 // client or leaves a failure in Scratch::failure that nothing has seen yet, so the loop is free to
 // try elsewhere; only when every option is spent does the client get an error, and that error
 // lists every attempt. The loop's state lives in Scratch::route and its decisions in plain
-// functions, so the coroutine frame stays small (Asio recycles frames up to ~1 KiB).
+// functions, so the coroutine frame stays small (malloc's per-thread cache serves up to 1 KiB).
 #include <fmt/format.h>
 
 #include <chrono>

@@ -100,8 +100,8 @@ router::PickInput Engine::pickInput(std::span<const size_t> deployments) const {
   router::PickInput in;
   in.deployments = deployments;
   in.ignoreCooldown = gw_.cfg.router.disableCooldowns;
-  in.nowMs = steadyMs();
-  const int64_t wall = wallMs();
+  in.nowMs = coarseSteadyMs();
+  const int64_t wall = coarseWallMs();
   in.minute = wall / 60000;
   in.msToNextMinute = 60000 - wall % 60000;
   return in;
@@ -232,7 +232,7 @@ void Engine::prepareAttempt(const DeploymentRt& d, std::string_view capture, Scr
 void Engine::recordResult(const DeploymentRt& d, const ModelGroup& g, Scratch& sc,
                           RequestOutcome& outcome, uint64_t attemptUs) {
   router::DeploymentState& st = gw_.states()[d.index];
-  const int64_t minute = wallMs() / 60000;
+  const int64_t minute = coarseWallMs() / 60000;
   const auto tokens =
       static_cast<uint64_t>(std::max<int64_t>(outcome.promptTokens + outcome.completionTokens, 0));
   selector_.settle(sc.reservation, !sc.failure, tokens);

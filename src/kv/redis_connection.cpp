@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 
 #include "kv/hiredis_asio.hpp"
+#include "kv/resp.hpp"
 
 namespace llmux::kv {
 
@@ -16,7 +17,8 @@ namespace net = boost::asio;
 
 namespace {
 // Commands with at most this many arguments build their argv on the stack.
-constexpr size_t kStackArgs = 16;
+// The reused command buffer is given back after a command larger than this.
+constexpr size_t kKeepRespBytes = size_t{1} << 20;
 
 // Posts the completion to the handler's own executor (the awaiting coroutine's). Not via
 // net::append, which hands the handler on as an lvalue: Boost 1.81's any_completion_handler then
@@ -156,26 +158,13 @@ void RedisConnection::connectTo(const std::string& ip) {
 
 bool RedisConnection::send(std::span<const std::string_view> argv, Pending&& p) {
   if (ac_ == nullptr || argv.empty()) return false;
-  std::array<const char*, kStackArgs> sp{};
-  std::array<size_t, kStackArgs> sl{};
-  std::vector<const char*> hp;
-  std::vector<size_t> hl;
-  const char** ptrs = sp.data();
-  size_t* lens = sl.data();
-  if (argv.size() > kStackArgs) {
-    hp.resize(argv.size());
-    hl.resize(argv.size());
-    ptrs = hp.data();
-    lens = hl.data();
-  }
-  for (size_t i = 0; i < argv.size(); ++i) {
-    ptrs[i] = argv[i].data();
-    lens[i] = argv[i].size();
-  }
-  if (redisAsyncCommandArgv(ac_, &RedisConnection::replyCallback, this,
-                            static_cast<int>(argv.size()), ptrs, lens) != REDIS_OK) {
-    return false;
-  }
+  // Formatted here (kv/resp.hpp); hiredis copies the bytes into its output buffer.
+  resp_.clear();
+  appendResp(resp_, argv);
+  const int rc = redisAsyncFormattedCommand(ac_, &RedisConnection::replyCallback, this,
+                                            resp_.data(), resp_.size());
+  if (resp_.capacity() > kKeepRespBytes) std::string().swap(resp_);
+  if (rc != REDIS_OK) return false;
   pending_.push_back(std::move(p));
   armTimeout();
   return true;

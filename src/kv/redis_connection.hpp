@@ -153,6 +153,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   State state_ = State::Stopped;
   uint64_t generation_ = 0;  // per connection attempt; stale posted work checks it
   std::deque<Pending> pending_;
+  std::string resp_;                   // the command being sent, in RESP (reused)
   boost::asio::steady_timer timer_;    // command / handshake deadlines
   boost::asio::steady_timer backoff_;  // reconnect delay
   std::optional<boost::asio::ip::tcp::resolver> resolver_;

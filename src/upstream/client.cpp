@@ -87,7 +87,7 @@ std::unique_ptr<Connection> Client::checkout(const Target& t) {
   auto it = idle_.find(std::string_view(t.poolKey));
   if (it == idle_.end()) return nullptr;
   auto& conns = it->second;
-  const auto now = Clock::now();
+  const auto now = TimeoutSweep::coarseNow();  // idle ages need no more than tick resolution
   while (!conns.empty()) {
     auto c = std::move(conns.back());  // LIFO: the warmest connection
     conns.pop_back();
@@ -116,7 +116,7 @@ void Client::checkin(std::unique_ptr<Connection> c) {
     c->close();
     return;
   }
-  c->idleSince = Clock::now();
+  c->idleSince = TimeoutSweep::coarseNow();
   conns.push_back(std::move(c));
 }
 
@@ -321,7 +321,7 @@ net::awaitable<Failure> Exchange::sendAndReadHeader(std::string_view head, std::
 
 net::awaitable<std::tuple<boost::system::error_code, size_t>> Exchange::readSome() {
   // A plain function handing back the socket operation's awaitable: no coroutine frame of our own
-  // per read (frames over 1 KiB are not recycled by Asio and cost a malloc each).
+  // per read (each frame is a malloc and a free).
   auto space = conn_->buffer.prepare(kReadBufBytes);
   if (conn_->tls) return conn_->tls->async_read_some(space, kTok);
   return conn_->tcp.async_read_some(space, kTok);
