@@ -2,6 +2,8 @@
 
 #include <re2/re2.h>
 #include <simdjson.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <array>
 
@@ -152,6 +154,20 @@ void trim(Scratch& s) {
   if (s.ids.capacity() > kKeepScratchBytes / sizeof(uint32_t)) std::vector<uint32_t>().swap(s.ids);
 }
 
+// Takes the pages of an embedded table out of this process's resident set. build() reads every
+// page to check the table; the pages are read-only and backed by the executable, so a later lookup
+// faults them back in from the page cache. An idle gateway (or one whose requests never need a
+// token count) then does not carry megabytes of tables in its RSS.
+void releasePages(std::string_view blob) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  if (page == 0 || (page & (page - 1)) != 0) return;
+  const auto first = reinterpret_cast<uintptr_t>(blob.data());
+  const uintptr_t begin = (first + page - 1) & ~(page - 1);
+  const uintptr_t end = (first + blob.size()) & ~(page - 1);
+  // Only whole pages inside the table; failure just leaves them resident.
+  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 }  // namespace
 
 std::string_view repairUtf8(std::string_view in, std::string& storage) {
@@ -210,7 +226,9 @@ const Encoding* Encoding::build(std::string_view name) {
   const bool cl100k = name == "cl100k_base";
   std::unique_ptr<Encoding> e(new Encoding());
   e->name_ = cl100k ? "cl100k_base" : "o200k_base";
-  if (!e->ranks_.load(detail::embeddedRanks(e->name_))) return nullptr;
+  const std::string_view blob = detail::embeddedRanks(e->name_);
+  if (!e->ranks_.load(blob)) return nullptr;
+  releasePages(blob);
   RE2::Options options;
   options.set_log_errors(false);
   // The big Unicode classes make many DFA states; a larger budget keeps RE2 on its DFA instead of
