@@ -158,4 +158,11 @@ struct SpendRow {
 // (see store/spend_writer.hpp), so a batch is written or spooled without copying a row.
 using SpendBatch = std::span<const SpendRow* const>;
 
+// Points `out` (cleared first) at each of `rows`: a SpendBatch over rows held by value.
+inline void pointTo(std::span<const SpendRow> rows, std::vector<const SpendRow*>& out) {
+  out.clear();
+  out.reserve(rows.size());
+  for (const SpendRow& r : rows) out.push_back(&r);
+}
+
 }  // namespace llmux::store

@@ -544,8 +544,7 @@ bool insertChunk(Db& db, std::span<const SpendRow* const> rows, std::vector<Valu
 
 bool writeSpendBatch(Db& db, std::span<const SpendRow> rows, RepoError& err) {
   std::vector<const SpendRow*> ptrs;
-  ptrs.reserve(rows.size());
-  for (const SpendRow& r : rows) ptrs.push_back(&r);
+  pointTo(rows, ptrs);
   return writeSpendRows(db, ptrs, err);
 }
 

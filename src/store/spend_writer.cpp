@@ -353,8 +353,7 @@ void SpendWriter::replayOne(Clock::time_point now) {
     publishSpool();
     return;
   }
-  replayRows_.clear();
-  for (const SpendRow& r : replayBuf_) replayRows_.push_back(&r);
+  pointTo(replayBuf_, replayRows_);
   if (writeDb(replayRows_, now)) {
     spool_.consume();
     replayBatch_ = std::min(replayBatch_ * 2, opts_.batchSize);

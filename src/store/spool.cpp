@@ -445,8 +445,7 @@ bool Spool::startSegment(std::string& error) {
 
 size_t Spool::append(std::span<const SpendRow> rows, std::string& error) {
   std::vector<const SpendRow*> ptrs;
-  ptrs.reserve(rows.size());
-  for (const SpendRow& r : rows) ptrs.push_back(&r);
+  pointTo(rows, ptrs);
   return append(SpendBatch(ptrs), error);
 }
 
