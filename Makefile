@@ -3,7 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CONFIG ?= examples/quickstart.yaml
 
-.PHONY: all deps build build-debug run test unit integration e2e bench bench-routing bench-governance fuzz format tidy clean
+.PHONY: all deps build build-debug run test unit integration e2e bench bench-routing bench-governance pgo-profile fuzz format tidy clean
 
 all: build
 
@@ -56,6 +56,10 @@ bench-routing: build
 # Issue 5's figures: a virtual key with limits and spend logging, SQLite default and Redis limits.
 bench-governance: build
 	@bench/governance.sh
+
+# Remakes pgo/llmux.proftext.gz, the profile Release builds are optimized with (scripts/pgo.sh).
+pgo-profile: deps
+	@scripts/pgo.sh
 
 # Long fuzzing runs (not part of `make test`): FUZZ_SECONDS per target.
 fuzz: build-debug
