@@ -261,7 +261,9 @@ void Engine::recordResult(const DeploymentRt& d, const ModelGroup& g, Scratch& s
   // deployments serve many models: one model's failure says nothing about the others.
   const int64_t length = sc.failureRetryAfterMs.value_or(gw_.cfg.router.cooldownTime.count());
   if (!g.wildcard && length > 0 && router::shouldCooldown(in, gw_.cfg.router)) {
-    const int64_t now = steadyMs();
+    // The coarse clock, as pickInput() reads it: a precise start read against a coarse now
+    // would make the remaining cooldown (Retry-After) look up to a tick longer than its length.
+    const int64_t now = coarseSteadyMs();
     const int64_t until = now + length;
     int64_t prev = st.cooldownUntilMs.load(std::memory_order_relaxed);
     while (prev < until &&
