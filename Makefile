@@ -73,4 +73,4 @@ tidy: build-debug
 	@git ls-files 'src/*.cpp' | xargs clang-tidy -p build-debug --quiet
 
 clean:
-	rm -rf build build-debug
+	rm -rf build build-debug build-pgo-gen

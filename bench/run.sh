@@ -12,7 +12,8 @@ shared=${LLMUX_SHARED_BENCH:-$root/../shared/bench}
 secs=${BENCH_SECONDS:-8}; conns=${BENCH_CONNS:-32}
 [ -x "$shared/compare.sh" ] || { echo "bench: $shared/compare.sh not found (set LLMUX_SHARED_BENCH)" >&2; exit 2; }
 command -v wrk >/dev/null || { sudo=; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq wrk >/dev/null; }
-work=$(mktemp -d); trap 'kill "${gw_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# Wait for llmux to be gone: a run started right after would find port 4000 still taken.
+work=$(mktemp -d); trap 'kill "${gw_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 log=${BENCH_ACCESS_LOG-$work/access.log}
 sed "s|access_log: \"\".*|access_log: \"$log\"|" "$here/gateway.yaml" > "$work/gateway.yaml"
 pin=; [ "${PIN:-0}" = 1 ] && pin="taskset -c 1"
