@@ -83,9 +83,17 @@ def free_port():
     return p
 
 
+_closed_ports = []  # bound, never listening: kept for the whole run
+
+
 def closed_port():
-    """A port on 127.0.0.1 with nothing listening (connect is refused)."""
-    return free_port()
+    """A port on 127.0.0.1 with nothing listening (connect is refused). The port stays bound for
+    the rest of the run: a merely free port could be handed to a gateway of a test running in
+    parallel, which would then answer the connections meant to be refused."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _closed_ports.append(s)
+    return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------- YAML
